@@ -1,0 +1,3 @@
+from matml.cli import main
+
+main()

@@ -1,0 +1,35 @@
+"""Shared fixtures. NaN/Inf trapping is on for every test (as in e3nn-jax)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import pytest
+
+jax.config.update("jax_debug_nans", True)
+jax.config.update("jax_debug_infs", True)
+
+SHARED = Path(
+    os.environ.get("MATML_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared")
+).resolve()
+MLEARN = SHARED / "data" / "mlearn"
+
+
+@pytest.fixture
+def key():
+    """A fresh PRNG key for each test."""
+    return jax.random.key(0)
+
+
+@pytest.fixture(scope="session")
+def mlearn_dir() -> Path:
+    if not (MLEARN / "Si" / "training.json").exists():
+        pytest.skip(f"mlearn data not found at {MLEARN}")
+    return MLEARN
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return SHARED
