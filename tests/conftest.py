@@ -12,7 +12,9 @@ jax.config.update("jax_debug_nans", True)
 jax.config.update("jax_debug_infs", True)
 
 SHARED = Path(
-    os.environ.get("MATML_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared")
+    os.environ.get(
+        "MATML_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared"
+    )
 ).resolve()
 MLEARN = SHARED / "data" / "mlearn"
 

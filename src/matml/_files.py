@@ -81,7 +81,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_provenance(out_dir: str | os.PathLike, config: dict, seed: int | None) -> Path:
+def write_provenance(
+    out_dir: str | os.PathLike, config: dict, seed: int | None
+) -> Path:
     """Write ``run.json`` (resolved config, seed, versions, host) into ``out_dir``."""
     path = Path(out_dir) / "run.json"
     write_json(

@@ -26,24 +26,12 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(f"matml.cli.{_name}").register(app)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main() -> None:
     """Entry point of the console script."""
     from matml.errors import MatmlError
 
     try:
-        app(args=argv, standalone_mode=False)
+        app()
     except MatmlError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
-    except typer.Exit as err:
-        sys.exit(err.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
-    except Exception as err:  # click usage errors carry their own exit code (2)
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise
