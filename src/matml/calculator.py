@@ -17,7 +17,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.calculators.calculator import (
+    Calculator,
+    PropertyNotImplementedError,
+    all_changes,
+)
 from flax import nnx
 
 from matml.data import Structure, collate, round_up
