@@ -7,6 +7,7 @@ Reference values follow :mod:`matml.keys`: ``info["energy"]`` (eV),
 from matml.io.extxyz import read_extxyz, write_extxyz
 from matml.io.mlearn import VIRIAL_ORDER, read_mlearn, virial_to_stress
 from matml.io.read import detect_format, read
+from matml.io.validate import TARGETS, validate_structures
 
 __all__ = [
     "read",
@@ -16,4 +17,6 @@ __all__ = [
     "VIRIAL_ORDER",
     "read_extxyz",
     "write_extxyz",
+    "validate_structures",
+    "TARGETS",
 ]
