@@ -8,6 +8,9 @@ from pathlib import Path
 import jax
 import pytest
 
+# float64 is available to every test (numerical checks need it); code under test picks
+# its dtypes explicitly, so training tests still run in float32.
+jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_debug_nans", True)
 jax.config.update("jax_debug_infs", True)
 
