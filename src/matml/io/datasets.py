@@ -92,8 +92,13 @@ def _normalise(element: str, split: str) -> tuple[str, str]:
     return el, split
 
 
-def check_mlearn_file(path: str | os.PathLike, element: str, split: str) -> None:
+def check_mlearn_file(
+    path: str | os.PathLike, element: str, split: str
+) -> tuple[int, int]:
     """Check an mlearn file: valid JSON, entries of ``element``, published counts.
+
+    Returns:
+        The numbers of structures and of atoms in the file.
 
     Raises:
         InputError: naming the file (and the entry, for a bad entry).
@@ -134,6 +139,7 @@ def check_mlearn_file(path: str | os.PathLike, element: str, split: str) -> None
             "(truncated or not the published file)",
             file=file,
         )
+    return n_struct, n_atoms
 
 
 def _local(data_dir: Path, el: str, split: str) -> Path:
