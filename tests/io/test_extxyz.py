@@ -82,8 +82,17 @@ def test_plain_keys_through_ase_calculator(tmp_path, frames):
     ase.io.write(path, with_calc, format="extxyz")
     got = read(path, energy_key="energy", forces_key="forces", stress_key="stress")
     _assert_same(got, frames)
+    # with the default REF_* names the plain values are not used, and a warning says so
+    with pytest.warns(
+        UserWarning,
+        match="pass energy_key='energy', forces_key='forces', stress_key='stress' to use",
+    ):
+        plain = read(path)
+    assert keys.ENERGY not in plain[0].info and plain[0].calc is None
     # one frame by index
-    last = read(path, index=-1, energy_key="energy", forces_key="forces")
+    last = read(
+        path, index=-1, energy_key="energy", forces_key="forces", stress_key=None
+    )
     assert len(last) == 1 and keys.STRESS not in last[0].info
     assert last[0].info[keys.ENERGY] == pytest.approx(frames[-1].info[keys.ENERGY])
 

@@ -57,14 +57,19 @@ def test_agrees_with_pymatgen(mlearn_dir):
     from pymatgen.core import Structure
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    path = mlearn_dir / "Mo" / "test.json"
-    raw = json.loads(path.read_text())
-    atoms = read_mlearn(path)
-    for k in (0, 11, 22):
-        ref = AseAtomsAdaptor.get_atoms(Structure.from_dict(raw[k]["structure"]))
-        np.testing.assert_allclose(atoms[k].cell[:], ref.cell[:], atol=1e-12)
-        np.testing.assert_allclose(atoms[k].positions, ref.positions, atol=1e-10)
-        assert atoms[k].get_chemical_symbols() == ref.get_chemical_symbols()
+    for element, split, picks in (
+        ("Mo", "test", (0, 11, 22)),
+        ("Si", "training", (0,)),
+    ):
+        path = mlearn_dir / element / f"{split}.json"
+        raw = json.loads(path.read_text())
+        atoms = read_mlearn(path)
+        for k in picks:
+            ref = AseAtomsAdaptor.get_atoms(Structure.from_dict(raw[k]["structure"]))
+            np.testing.assert_allclose(atoms[k].cell[:], ref.cell[:], atol=1e-12)
+            np.testing.assert_allclose(atoms[k].positions, ref.positions, atol=1e-10)
+            assert atoms[k].get_chemical_symbols() == ref.get_chemical_symbols()
+    assert abs(atoms[0].cell.angles() - 90).max() > 10  # a triclinic cell was checked
 
 
 def test_virial_to_stress_order():
@@ -73,3 +78,19 @@ def test_virial_to_stress_order():
     np.testing.assert_allclose(virial_to_stress(v), [-1, -2, -3, -5, -6, -4])
     swapped = ((0, 1), (0, 2), (1, 2))  # xy xz yz (Mo, Cu, Ni files)
     np.testing.assert_allclose(virial_to_stress(v, swapped), [-1, -2, -3, -6, -5, -4])
+
+
+def test_order_per_element(mlearn_dir, tmp_path):
+    """The off-diagonal order follows the entry's element; unknown ones get VASP's."""
+    entry = json.loads((mlearn_dir / "Mo" / "test.json").read_text())[0]
+    entry["outputs"]["virial_stress"] = [0, 0, 0, 1602.1766208, 2 * 1602.1766208, 0]
+    for element, want in (
+        ("Mo", [0, -2, -1]),
+        ("Si", [-2, 0, -1]),
+        ("Ge", [-2, 0, -1]),
+    ):
+        entry["element"] = element
+        path = tmp_path / f"{element}.json"
+        path.write_text(json.dumps([entry]))
+        # Voigt yz, xz, xy
+        np.testing.assert_allclose(read(path)[0].info[keys.STRESS][3:], want)

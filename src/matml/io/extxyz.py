@@ -13,6 +13,7 @@ the value is taken from the calculator ASE attached. Either way the result follo
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 
 import ase.io
@@ -57,11 +58,20 @@ def _take(atoms: Atoms, key: str, per_atom: bool, results: dict):
     return None
 
 
-def _convert(atoms: Atoms, file: str, entry: int, energy_key, forces_key, stress_key):
+def _convert(
+    atoms: Atoms, file: str, entry: int, energy_key, forces_key, stress_key, unused
+):
     results = _calc_results(atoms)
     energy = _take(atoms, energy_key, False, results) if energy_key else None
     forces = _take(atoms, forces_key, True, results) if forces_key else None
     stress = _take(atoms, stress_key, False, results) if stress_key else None
+    for plain, key, value in (
+        (keys.ENERGY, energy_key, energy),
+        (keys.FORCES, forces_key, forces),
+        (keys.STRESS, stress_key, stress),
+    ):
+        if value is None and key is not None and key != plain and plain in results:
+            unused.add((plain, key))
     atoms.calc = None
     if energy is not None:
         try:
@@ -130,7 +140,8 @@ def read_extxyz(
         except StopIteration:
             break
         except Exception as err:  # ASE raises many types on bad input
-            where = f"frame starting at line {line}" if index == ":" else "a frame"
+            lines_known = index == ":" and format in ("extxyz", "xyz")
+            where = f"frame starting at line {line}" if lines_known else "a frame"
             raise InputError(
                 f"corrupt or truncated {format} file ({where}): "
                 f"{type(err).__name__}: {err}",
@@ -139,10 +150,23 @@ def read_extxyz(
             ) from None
         line += len(atoms) + 2
         frames.append(atoms)
-    return [
-        _convert(a, file, k, energy_key, forces_key, stress_key)
+    unused: set[tuple[str, str | None]] = set()
+    out = [
+        _convert(a, file, k, energy_key, forces_key, stress_key, unused)
         for k, a in enumerate(frames)
     ]
+    if unused:
+        names = {keys.ENERGY: "energy", keys.FORCES: "forces", keys.STRESS: "stress"}
+        found = sorted(unused, key=str)
+        warnings.warn(
+            f"{file}: holds plain "
+            + ", ".join(f"'{p}'" for p, _ in found)
+            + " values (ASE reads them into a calculator) that were not used; pass "
+            + ", ".join(f"{names[p]}_key={p!r}" for p, _ in found)
+            + " to use them",
+            stacklevel=2,
+        )
+    return out
 
 
 def write_extxyz(
