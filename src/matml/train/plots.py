@@ -88,7 +88,8 @@ def learning_curve(rows: list[dict], path) -> Path:
                 a.semilogy(epoch, [float(v) for v in vals], label=split)
         a.set_xlabel("epoch")
         a.set_ylabel(f"{key.replace('_', ' ')} ({unit})")
-        a.legend()
+        if a.get_lines():
+            a.legend()
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
