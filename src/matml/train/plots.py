@@ -50,7 +50,7 @@ def parity_plot(evaluation, path, title: str | None = None) -> Path:
             (
                 evaluation.stress_ref,
                 evaluation.stress_pred,
-                "stress",
+                "stress (Voigt)",
                 "GPa",
                 EV_PER_A3_TO_GPA,
             )
