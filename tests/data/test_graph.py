@@ -45,7 +45,9 @@ def test_edge_vectors_and_padding():
     v = np.asarray(edge_vectors(g.to_jax()))
     i, j, d = ase_neighbor_list("ijd", a, 3.0)
     real = np.linalg.norm(v[g.edge_mask], axis=1)
-    np.testing.assert_allclose(np.sort(real), np.sort(np.concatenate([d, d])), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.sort(real), np.sort(np.concatenate([d, d])), rtol=1e-6
+    )
     # padding: edges join the last (padding) node to itself and belong to no real graph
     pad = ~g.edge_mask
     assert np.all(g.senders[pad] == g.positions.shape[0] - 1)
