@@ -151,7 +151,7 @@ def _relaxer(epsilon, sigma, cutoff, learning_rate, momentum, max_update, max_st
 
     def run(positions, fmax):
         e0, g0 = value_and_grad(positions)
-        trace = jnp.full(max_steps, jnp.nan, positions.dtype)
+        trace = jnp.zeros(max_steps, positions.dtype)
 
         def not_done(state):
             _, _, step, _, g, _ = state
@@ -224,13 +224,13 @@ def relax(
 
 def rattled_structures(
     positions,
-    amplitudes=(0.02, 0.05, 0.08, 0.12),
+    amplitudes=(0.01, 0.03, 0.06, 0.1),
     per_amplitude: int = 25,
     *,
     seed: int = 0,
     epsilon: float = 1.0,
     sigma: float = 1.0,
-    min_distance: float = 0.85,
+    min_distance: float = 0.9,
     symbol: str = "Ar",
 ) -> list[Atoms]:
     """Copies of a cluster with Gaussian displacements, labelled with exact LJ values.

@@ -18,12 +18,14 @@ cutoff (3 sigma by default) is chosen beyond the longest distance in the data, w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from matml.data import Dataset
 from matml.nn import polynomial_cutoff
@@ -149,21 +151,31 @@ def learned_pair_curve(
     ``n_atoms`` the per-atom constant ``c = E0 + shift`` is folded in as ``2c/(n-1)``
     (exact for clusters of ``n_atoms`` with every pair inside the cutoff).
     """
-    model = potential.model
+    graphdef, state = nnx.split(potential)
     dtype = potential.scale[...].dtype
-    zero = jnp.zeros((1,), jnp.int32)
-
-    def g(x):
-        out = model.edge_terms(x[None], zero, zero)[0, 0]
-        return potential.scale[...] * out * polynomial_cutoff(x, model.cutoff)
-
-    x = jnp.asarray(r, dtype)
-    energy = jax.vmap(g)(x)
-    force = -jax.vmap(jax.grad(g))(x)
+    energy, force = _curve_fn(graphdef)(state, jnp.asarray(r, dtype))
     if n_atoms is not None:
         c = potential.e0[...][0] + potential.shift[...]
         energy = energy + 2.0 * c / (n_atoms - 1)
     return np.asarray(energy, np.float64), np.asarray(force, np.float64)
+
+
+@functools.lru_cache(maxsize=8)
+def _curve_fn(graphdef):
+    """Jitted ``(state, r) -> (g(r), -g'(r))`` for one potential architecture."""
+
+    def fn(state, x):
+        potential = nnx.merge(graphdef, state)
+        model = potential.model
+        zero = jnp.zeros((1,), jnp.int32)
+
+        def g(x):
+            out = model.edge_terms(x[None], zero, zero)[0, 0]
+            return potential.scale[...] * out * polynomial_cutoff(x, model.cutoff)
+
+        return jax.vmap(g)(x), -jax.vmap(jax.grad(g))(x)
+
+    return jax.jit(fn)
 
 
 def pair_distances(atoms_list) -> np.ndarray:
