@@ -152,6 +152,8 @@ def main(argv=None) -> dict:
         "n_train": len(train),
         "n_test": len(test),
         "amplitudes": list(amplitudes),
+        "pair_distance_range": [float(distances.min()), float(distances.max())],
+        "cutoff": args.cutoff,
         "models": results,
         "seconds": round(time.perf_counter() - t0, 1),
     }
