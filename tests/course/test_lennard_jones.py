@@ -151,8 +151,9 @@ def test_pair_network_reproduces_lj(trained, split):
     short epochs. A force RMSE of 5% of the RMS force means the fit explains > 99.7% of
     the force variance (R^2 > 0.9975). It is far from what a model that did not learn
     the forces gives: the same network trained on energies only has a force RMSE of
-    about 30% of the RMS force (examples/lennard_jones.py). This run gives about 1-2%,
-    so the bound has margin without being loose.
+    35% of the RMS force in examples/lennard_jones.py (49% with this test's short
+    training). This run gave an energy RMSE of 0.3% of the range and a force RMSE of
+    1.4% of the RMS force, so both bounds have margin without being loose.
     """
     _, test = split
     err = lj_errors(trained, test)
@@ -170,8 +171,8 @@ def test_learned_pair_energy_and_force_follow_lj(trained, split):
     matml.course.pair_fit), so g is directly comparable with LJ. The energy bound is
     the looser one because a slowly varying offset of g changes every structure's
     energy by nearly the same amount and the forces hardly at all, so the data pin it
-    down less well than the force. This run gives about 0.07 epsilon and 2%; the same
-    network trained on energies only gives about 0.18 epsilon and 58%.
+    down less well than the force. This run gave 0.065 epsilon and 1.9%; the same
+    network trained on energies only gives 0.18 epsilon and 58%.
     """
     train, _ = split
     r = pair_distances(train)
