@@ -181,3 +181,25 @@ def test_learned_pair_energy_and_force_follow_lj(trained, split):
     rms = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
     assert rms(force - exact_f) < 0.05 * rms(exact_f)
     assert rms(energy - exact_e) < 0.15
+
+
+def test_per_atom_constant_folds_into_the_pair_energy(trained, split):
+    """On 13-atom clusters with every pair inside the cutoff, a potential with a
+    per-atom constant c = E0 + shift predicts exactly the sum over the 78 pairs of
+    ``learned_pair_curve(..., n_atoms=13)``, which adds 2c/12 to each pair: the
+    degeneracy that matml.course.pair_fit avoids by setting E0 = shift = 0."""
+    from flax import nnx
+
+    _, test = split
+    pot = nnx.clone(trained)
+    pot.e0.value = jnp.asarray([0.2], jnp.float32)
+    pot.shift.value = jnp.asarray(0.5, jnp.float32)
+    r = pair_distances(test)
+    assert r.max() < pot.cutoff and len(r) == 78 * len(test)
+    pred = lj_errors(pot, test).energy_pred
+    g_eff, _ = learned_pair_curve(pot, r, n_atoms=13)
+    np.testing.assert_allclose(g_eff.reshape(len(test), 78).sum(1), pred, atol=2e-4)
+    g, _ = learned_pair_curve(pot, r)
+    np.testing.assert_allclose(
+        g.reshape(len(test), 78).sum(1), pred - 13 * 0.7, atol=2e-4
+    )
