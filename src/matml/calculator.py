@@ -2,7 +2,8 @@
 
 Energies, free energies (the same: no electronic entropy), forces, stress and per-atom
 energies. Arrays are padded to size buckets (atoms to a multiple of 8, edges to within
-1/8 of a power of two), so an MD run compiles a few times, not at every step.
+1/8 of a power of two, with headroom and hysteresis), so an MD run compiles once or
+twice, not at every step.
 
 >>> from ase.build import bulk
 >>> from matml.potential import Potential
@@ -65,6 +66,17 @@ class MatmlCalculator(Calculator):
         self._fn = predict_fn(self._graphdef, True)
         self.shapes_seen: set[tuple[int, int]] = set()
 
+    def _padding(self, n_node: int, n_edge: int) -> tuple[int, int]:
+        """Padded sizes, sticky: the previous ones are kept while the structure fits
+        and would not shrink them by more than a third, so MD compiles rarely."""
+        nodes = round_up(n_node + 1, 8)
+        last = getattr(self, "_last_padding", None)
+        if last and last[0] == nodes and 1.5 * n_edge > last[1] >= n_edge:
+            return last
+        # 10 % headroom: neighbour counts fluctuate as atoms move
+        self._last_padding = (nodes, edge_bucket(int(1.1 * n_edge) + 1))
+        return self._last_padding
+
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
@@ -75,9 +87,10 @@ class MatmlCalculator(Calculator):
             raise PropertyNotImplementedError(
                 "stress needs a periodic structure with a full-rank cell"
             )
-        s = Structure.from_atoms(atoms, pot.cutoff, pot.species, file="atoms")
-        n_node = round_up(s.n_node + 1, 8)
-        n_edge = edge_bucket(s.n_edge)
+        s = Structure.from_atoms(
+            atoms, pot.cutoff, pot.species, file=f"atoms {atoms.get_chemical_formula()}"
+        )
+        n_node, n_edge = self._padding(s.n_node, s.n_edge)
         self.shapes_seen.add((n_node, n_edge))
         graph = collate([s], n_node, n_edge, 2)
         # numpy arrays go to the jitted call as they are (one transfer, no eager ops per

@@ -104,9 +104,7 @@ def test_isolated_atom_energy_is_e0(potential):
     e, f, _, _ = compute(potential, Atoms("Ni", positions=[[0, 0, 0]]))
     # a lone atom has no neighbours: its energy is E0 + scale * F(0) + shift, the
     # same for every isolated Ni; two far-apart atoms add up
-    e2, _, _, _ = compute(
-        potential, Atoms("Ni2", positions=[[0, 0, 0], [0, 0, 50.0]])
-    )
+    e2, _, _, _ = compute(potential, Atoms("Ni2", positions=[[0, 0, 0], [0, 0, 50.0]]))
     assert abs(e2 - 2 * e) < 1e-12
     assert np.all(f == 0)
 

@@ -17,7 +17,7 @@ def demo(
         "demo"
     ),
     epochs: Annotated[
-        int | None, typer.Option(help="Training epochs (default 60).")
+        int | None, typer.Option(help="Training epochs (default 150).")
     ] = None,
     md_steps: Annotated[int, typer.Option(help="NVE MD steps of 1 fs.")] = 1000,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,

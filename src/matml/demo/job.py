@@ -22,15 +22,15 @@ DEMO_CONFIG = {
     "model": {"name": "pair", "cutoff": 5.0, "hidden": [32, 32], "embedding": 8},
     "data": {"valid_fraction": 0.1},
     "train": {
-        "epochs": 60,
+        "epochs": 150,
         "batch_size": 8,
         "lr": 5e-3,
-        "energy_weight": 1.0,
+        "energy_weight": 10.0,
         "forces_weight": 10.0,
-        "stress_weight": 0.0,
+        "stress_weight": 100.0,
         "ema_decay": 0.99,
-        "patience": 30,
-        "max_seconds": 180,
+        "patience": 50,
+        "max_seconds": 200,
     },
 }
 

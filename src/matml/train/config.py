@@ -134,6 +134,31 @@ def _check(cfg: RunConfig, file) -> None:
         raise ConfigError("must be positive", file=file, field="model.cutoff")
     if not 0 <= t.ema_decay < 1:
         raise ConfigError("must be in [0, 1)", file=file, field="train.ema_decay")
+    _check_model(cfg.model, file)
+
+
+def _check_model(model: ModelConfig, file) -> None:
+    """The model must be registered and take every key given for it."""
+    import inspect
+
+    from matml.models import MODELS
+
+    if model.name not in MODELS:
+        raise ConfigError(
+            f"unknown model {model.name!r}; choose one of {', '.join(MODELS)}",
+            file=file,
+            field="model.name",
+        )
+    params = inspect.signature(MODELS[model.name].__init__).parameters
+    known = {p for p in params if p not in ("self", "species", "cutoff", "dtype")}
+    for k in model.options:
+        if k not in known:
+            raise ConfigError(
+                f"unknown key {k!r} for model {model.name!r}; known: "
+                + ", ".join(sorted(known | {"name", "cutoff", "e0"})),
+                file=file,
+                field=f"model.{k}",
+            )
 
 
 def load_config(path) -> RunConfig:

@@ -50,7 +50,7 @@ def parity_plot(evaluation, path, title: str | None = None) -> Path:
             (
                 evaluation.stress_ref,
                 evaluation.stress_pred,
-                "stress",
+                "stress (Voigt)",
                 "GPa",
                 EV_PER_A3_TO_GPA,
             )
@@ -88,7 +88,8 @@ def learning_curve(rows: list[dict], path) -> Path:
                 a.semilogy(epoch, [float(v) for v in vals], label=split)
         a.set_xlabel("epoch")
         a.set_ylabel(f"{key.replace('_', ' ')} ({unit})")
-        a.legend()
+        if a.get_lines():
+            a.legend()
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
