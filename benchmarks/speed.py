@@ -3,7 +3,7 @@
 For each model in ``MODELS`` and each rattled diamond Si cell (64 and 512 atoms, the cells of
 ``../shared/anchors/mace_speed.py``), float32:
 
-- **train**: steps/s of the trainer's own jitted step (loss on energy, forces and stress-free,
+- **train**: steps/s of the trainer's own jitted step (loss on energy and forces, no stress;
   AdamW, EMA) on a batch of distinct rattled cells, after compilation; the first call
   (trace + compile + run) is reported separately as ``compile_s``;
 - **bare**: the jitted ``predict`` (energy, forces, stress) on a graph already on the device;
@@ -167,19 +167,19 @@ def time_inference(spec: dict, n_rep: int, repeats: int, steps: int):
     import jax.numpy as jnp
     from flax import nnx
 
-    from matml.calculator import MatmlCalculator, edge_bucket
-    from matml.data import Structure, collate, round_up
+    from matml.calculator import MatmlCalculator
+    from matml.data import Structure, collate
     from matml.train.evaluate import predict_fn
 
     pot = make_potential(spec, jnp.float32)
     atoms = si_cell(n_rep)
     n = len(atoms)
 
-    # bare: the calculator's padded graph, built once, already on the device
+    # bare: the graph the calculator builds (same padding), once, already on the device
+    calculator = MatmlCalculator(pot, dtype=jnp.float32)
     s = Structure.from_atoms(atoms, pot.cutoff, pot.species)
-    graph = collate([s], round_up(s.n_node + 1, 8), edge_bucket(s.n_edge), 2).to_jax(
-        jnp.float32
-    )
+    n_node, n_edge = calculator._padding(s.n_node, s.n_edge)
+    graph = collate([s], n_node, n_edge, 2).to_jax(jnp.float32)
     graphdef, state = nnx.split(pot)
     fn = predict_fn(graphdef, True)
     t0 = time.perf_counter()
@@ -197,7 +197,7 @@ def time_inference(spec: dict, n_rep: int, repeats: int, steps: int):
         bare.append(t)
 
     # calculator: a new geometry each step (as MD), so everything is redone
-    atoms.calc = MatmlCalculator(pot, dtype=jnp.float32)
+    atoms.calc = calculator
     for _ in range(3):
         atoms.positions += 1e-4
         atoms.get_stress()
