@@ -15,7 +15,7 @@ Timings: ``--repeats`` rounds after warm-up; each round times ``--steps`` calls 
 ``median`` and ``min`` are over all calls, ``round_medians`` shows the spread between rounds.
 
     python benchmarks/speed.py [--threads 2] [--repeats 5] [--out benchmarks/results/speed.json]
-        [--anchor mace=/path/to/venv-mace/bin/python]
+        [--anchor mace=/path/to/venv-mace/bin/python] [--anchor mace:1=/path/...]
 
 The anchor (the peer's own script in ``../shared/anchors``) runs as a subprocess in its own
 interpreter, just after matml's measurements, so both are taken in one sitting.
@@ -251,15 +251,15 @@ def machine_info(threads: int | None) -> dict:
     }
 
 
-def run_anchor(name: str, python: str, threads: int | None) -> dict:
+def run_anchor(name: str, python: str, threads: int | None, steps: int) -> dict:
     """Run the peer's anchor script in its own interpreter; return its JSON."""
     script = SHARED / "anchors" / f"{name}_speed.py"
     if not script.exists():
         raise SystemExit(f"anchor script not found: {script}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "anchor.json"
-        cmd = [python, str(script), "--out", str(out)]
-        if name == "mace":  # torch's threads: the cores XLA may use
+        cmd = [python, str(script), "--out", str(out), "--steps", str(steps)]
+        if name == "mace":  # torch's threads (default: the cores XLA may use)
             cmd += ["--threads", str(threads or len(os.sched_getaffinity(0)))]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -298,16 +298,19 @@ def main(argv=None) -> dict:
         "--anchor",
         action="append",
         default=[],
-        metavar="NAME=PYTHON",
-        help="also run ../shared/anchors/NAME_speed.py with this interpreter",
+        metavar="NAME[:THREADS]=PYTHON",
+        help="also run ../shared/anchors/NAME_speed.py with this interpreter "
+        "(repeatable; THREADS overrides --threads for the peer)",
     )
+    p.add_argument("--anchor-steps", type=int, default=10, help="peer's timed steps")
     a = p.parse_args(argv)
     anchors = []
     for item in a.anchor:
-        name, sep, python = item.partition("=")
-        if not sep:
-            p.error(f"--anchor wants NAME=PYTHON, got {item!r}")
-        anchors.append((name, python))
+        label, sep, python = item.partition("=")
+        name, _, threads = label.partition(":")
+        if not sep or not (threads.isdigit() or not threads):
+            p.error(f"--anchor wants NAME[:THREADS]=PYTHON, got {item!r}")
+        anchors.append((label, name, python, int(threads) if threads else a.threads))
 
     info = machine_info(a.threads)
     t_start = time.perf_counter()
@@ -348,17 +351,18 @@ def main(argv=None) -> dict:
         "rows": rows,
         "anchors": {},
     }
-    for name, python in anchors:
-        print(f"running the {name} anchor ...", flush=True)
-        anchor = run_anchor(name, python, a.threads)
+    for label, name, python, threads in anchors:
+        print(f"running the {label} anchor ...", flush=True)
+        anchor = run_anchor(name, python, threads, a.anchor_steps)
         anchor["comparison"] = compare(rows, anchor)
-        result["anchors"][name] = anchor
+        result["anchors"][label] = anchor
         for c in anchor["comparison"]:
             print(
                 f"{c['model']:>10} {c['atoms']:4d} atoms: matml "
-                f"{c['matml_us_per_atom_step']:.2f} vs {name} "
+                f"{c['matml_us_per_atom_step']:.2f} vs {label} "
                 f"{c['peer_us_per_atom_step']:.1f} µs/atom/step "
-                f"(matml/{name} = {c['time_ratio_matml_over_peer']:.4f})"
+                f"(matml/{label} = {c['time_ratio_matml_over_peer']:.4f})",
+                flush=True,
             )
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     from matml._files import write_json
