@@ -1,0 +1,219 @@
+"""Padding to a few size buckets, and a loader that shuffles and batches a dataset.
+
+jit compiles once per distinct array shape. Batches are padded to one of a handful of
+(nodes, edges) buckets fixed before training, so an epoch over structures of varied sizes
+compiles a few times, not once per batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+
+from matml.data.dataset import Dataset, Structure
+from matml.data.graph import AtomsGraph
+
+__all__ = ["collate", "Buckets", "GraphLoader", "atoms_to_graph", "round_up"]
+
+
+def round_up(n: int, multiple: int) -> int:
+    return int(math.ceil(max(n, 1) / multiple) * multiple)
+
+
+def collate(
+    structures: Sequence[Structure], n_node: int, n_edge: int, n_graph: int
+) -> AtomsGraph:
+    """Concatenate structures into one padded :class:`AtomsGraph` (numpy arrays).
+
+    Needs ``n_node`` > total nodes (one padding node at least), ``n_edge`` >= total edges
+    and ``n_graph`` > number of structures (the last graph holds the padding).
+    """
+    G = len(structures)
+    N = sum(s.n_node for s in structures)
+    E = sum(s.n_edge for s in structures)
+    if n_node <= N or n_edge < E or n_graph <= G:
+        raise ValueError(
+            f"padding ({n_node} nodes, {n_edge} edges, {n_graph} graphs) too small for "
+            f"{N} nodes, {E} edges, {G} graphs"
+        )
+    positions = np.zeros((n_node, 3))
+    species = np.zeros(n_node, np.int32)
+    cell = np.tile(np.eye(3), (n_graph, 1, 1))
+    pbc = np.zeros((n_graph, 3), bool)
+    senders = np.full(n_edge, n_node - 1, np.int32)
+    receivers = np.full(n_edge, n_node - 1, np.int32)
+    shifts = np.zeros((n_edge, 3))
+    node_graph = np.full(n_node, n_graph - 1, np.int32)
+    n_node_arr = np.zeros(n_graph, np.int32)
+    n_edge_arr = np.zeros(n_graph, np.int32)
+    energy = np.zeros(n_graph)
+    forces = np.zeros((n_node, 3))
+    stress = np.zeros((n_graph, 3, 3))
+    has_forces = np.zeros(n_graph, bool)
+    has_stress = np.zeros(n_graph, bool)
+    weight = np.zeros(n_graph)
+    a = b = 0
+    for g, s in enumerate(structures):
+        n, m = s.n_node, s.n_edge
+        positions[a : a + n] = s.positions
+        species[a : a + n] = s.species
+        cell[g] = s.cell
+        pbc[g] = s.pbc
+        senders[b : b + m] = s.senders + a
+        receivers[b : b + m] = s.receivers + a
+        shifts[b : b + m] = s.shifts
+        node_graph[a : a + n] = g
+        n_node_arr[g], n_edge_arr[g] = n, m
+        if s.energy is not None:
+            energy[g] = s.energy
+        if s.forces is not None:
+            forces[a : a + n] = s.forces
+            has_forces[g] = True
+        if s.stress is not None and s.pbc.all():
+            stress[g] = s.stress
+            has_stress[g] = True
+        weight[g] = s.weight
+        a += n
+        b += m
+    n_node_arr[-1] = n_node - N
+    n_edge_arr[-1] = n_edge - E
+    node_mask = np.arange(n_node) < N
+    edge_mask = np.arange(n_edge) < E
+    graph_mask = np.arange(n_graph) < G
+    return AtomsGraph(
+        positions, species, cell, pbc, senders, receivers, shifts, node_graph,
+        n_node_arr, n_edge_arr, node_mask, edge_mask, graph_mask, energy, forces,
+        stress, has_forces, has_stress, weight,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """A few (nodes, edges) paddings, largest first; a batch takes the smallest that fits.
+
+    Node counts are multiples of 8 and edge counts multiples of 64; each includes room for
+    the padding node. ``n_graph`` is fixed (batch size + 1).
+    """
+
+    nodes: tuple[int, ...]
+    edges: tuple[int, ...]
+    n_graph: int
+
+    @classmethod
+    def for_dataset(cls, dataset: Dataset, batch_size: int, n_buckets: int = 4):
+        """Buckets spanning the smallest to the largest possible batch of ``dataset``."""
+        nn = np.sort([s.n_node for s in dataset.structures])
+        ne = np.sort([s.n_edge for s in dataset.structures])
+        k = min(batch_size, len(nn))
+        hi_n, hi_e = int(nn[-k:].sum()) + 1, int(ne[-k:].sum())
+        lo_n, lo_e = int(nn[:k].sum()) + 1, int(ne[:k].sum())
+        return cls.geometric(lo_n, hi_n, lo_e, hi_e, k + 1, n_buckets)
+
+    @classmethod
+    def geometric(cls, lo_n, hi_n, lo_e, hi_e, n_graph, n_buckets=4):
+        def series(lo, hi, mult):
+            lo = max(lo, 1)
+            if n_buckets == 1 or lo >= hi:
+                return (round_up(hi, mult),)
+            r = (lo / hi) ** (1.0 / (n_buckets - 1))
+            vals = sorted({round_up(hi * r**i, mult) for i in range(n_buckets)})
+            vals[-1] = max(vals[-1], round_up(hi, mult))
+            return tuple(reversed(vals))
+
+        nodes, edges = series(lo_n, hi_n, 8), series(lo_e, hi_e, 64)
+        m = min(len(nodes), len(edges))
+        return cls(nodes[:m], edges[:m], int(n_graph))
+
+    def pick(self, n_node: int, n_edge: int) -> tuple[int, int]:
+        """Smallest bucket holding ``n_node`` + 1 nodes and ``n_edge`` edges."""
+        best = None
+        for N, E in zip(self.nodes, self.edges, strict=True):
+            if N > n_node and E >= n_edge:
+                best = (N, E)
+        if best is None:  # bigger than planned: grow, at the price of a compile
+            best = (round_up(n_node + 1, 8), round_up(n_edge, 64))
+        return best
+
+
+class GraphLoader:
+    """Batches of a :class:`Dataset` as padded :class:`AtomsGraph` (numpy arrays).
+
+    Shuffling is reproducible: the order of epoch ``e`` depends only on ``(seed, e)``,
+    so a resumed run sees the same batches as an uninterrupted one.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        seed: int = 0,
+        buckets: Buckets | None = None,
+        n_buckets: int = 4,
+    ):
+        if len(dataset) == 0:
+            raise ValueError("empty dataset")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.buckets = buckets or Buckets.for_dataset(dataset, batch_size, n_buckets)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def order(self) -> np.ndarray:
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
+
+    def __iter__(self) -> Iterator[AtomsGraph]:
+        idx = self.order()
+        for start in range(0, len(idx), self.batch_size):
+            chunk = [
+                self.dataset.structures[i] for i in idx[start : start + self.batch_size]
+            ]
+            N = sum(s.n_node for s in chunk)
+            E = sum(s.n_edge for s in chunk)
+            n_node, n_edge = self.buckets.pick(N, E)
+            yield collate(chunk, n_node, n_edge, self.buckets.n_graph)
+
+
+def atoms_to_graph(
+    atoms: Atoms | Sequence[Atoms],
+    cutoff: float,
+    species: Sequence[str] | None = None,
+    *,
+    n_node: int | None = None,
+    n_edge: int | None = None,
+    n_graph: int | None = None,
+) -> AtomsGraph:
+    """One padded :class:`AtomsGraph` (numpy arrays) of one or several structures.
+
+    Paddings default to the smallest valid ones (nodes to a multiple of 8, edges of 64).
+
+    >>> from ase.build import bulk
+    >>> g = atoms_to_graph(bulk("Cu", "fcc", a=3.6), cutoff=3.0)
+    >>> int(g.n_node[0]), int(g.n_edge[0]), g.positions.shape
+    (1, 12, (8, 3))
+    """
+    atoms_list = [atoms] if isinstance(atoms, Atoms) else list(atoms)
+    ds = Dataset.from_atoms(atoms_list, cutoff, species)
+    N = sum(s.n_node for s in ds.structures)
+    E = sum(s.n_edge for s in ds.structures)
+    return collate(
+        ds.structures,
+        n_node or round_up(N + 1, 8),
+        n_edge or round_up(E, 64),
+        n_graph or len(atoms_list) + 1,
+    )

@@ -1,0 +1,192 @@
+"""Structures turned into neighbour-listed arrays once, then batched many times."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+
+from matml import keys
+from matml.data.neighbors import neighbor_list
+from matml.errors import InputError
+
+__all__ = ["Structure", "Dataset", "species_index"]
+
+
+def species_index(
+    symbols: Sequence[str], species: Sequence[str], *, file=None, entry=None
+) -> np.ndarray:
+    """Map chemical symbols to indices into ``species``; unknown elements are an error."""
+    lookup = {s: i for i, s in enumerate(species)}
+    out = np.empty(len(symbols), dtype=np.int32)
+    for k, sym in enumerate(symbols):
+        try:
+            out[k] = lookup[sym]
+        except KeyError:
+            raise InputError(
+                f"element {sym} (atom {k}) is not among the model's species "
+                f"{', '.join(species)}",
+                file=file,
+                entry=entry,
+                field="numbers",
+            ) from None
+    return out
+
+
+@dataclass
+class Structure:
+    """One structure with its neighbour list and (optional) reference values."""
+
+    positions: np.ndarray  # [n, 3]
+    species: np.ndarray  # [n]
+    cell: np.ndarray  # [3, 3]
+    pbc: np.ndarray  # [3]
+    receivers: np.ndarray  # [m]
+    senders: np.ndarray  # [m]
+    shifts: np.ndarray  # [m, 3]
+    energy: float | None = None
+    forces: np.ndarray | None = None
+    stress: np.ndarray | None = None  # [3, 3]
+    weight: float = 1.0
+
+    @property
+    def n_node(self) -> int:
+        return len(self.positions)
+
+    @property
+    def n_edge(self) -> int:
+        return len(self.senders)
+
+    @classmethod
+    def from_atoms(
+        cls,
+        atoms: Atoms,
+        cutoff: float,
+        species: Sequence[str],
+        *,
+        file=None,
+        entry=None,
+    ) -> Structure:
+        """Neighbour-list ``atoms`` and pick up its reference values (matml.keys)."""
+        from ase.stress import voigt_6_to_full_3x3_stress
+
+        try:
+            receivers, senders, shifts = neighbor_list(atoms, cutoff)
+        except InputError as err:
+            raise InputError(
+                err.message, file=file, entry=entry, field=err.field
+            ) from None
+        energy = atoms.info.get(keys.ENERGY)
+        forces = atoms.arrays.get(keys.FORCES)
+        stress = atoms.info.get(keys.STRESS)
+        if stress is not None:
+            stress = np.asarray(stress, dtype=np.float64)
+            stress = (
+                voigt_6_to_full_3x3_stress(stress) if stress.shape == (6,) else stress
+            )
+        return cls(
+            positions=np.asarray(atoms.positions, dtype=np.float64),
+            species=species_index(
+                atoms.get_chemical_symbols(), species, file=file, entry=entry
+            ),
+            cell=np.asarray(atoms.cell[:], dtype=np.float64),
+            pbc=np.asarray(atoms.pbc, dtype=bool),
+            receivers=receivers,
+            senders=senders,
+            shifts=shifts,
+            energy=None if energy is None else float(energy),
+            forces=None if forces is None else np.asarray(forces, dtype=np.float64),
+            stress=stress,
+            weight=float(atoms.info.get("weight", 1.0)),
+        )
+
+
+@dataclass
+class Dataset:
+    """A list of :class:`Structure` sharing one cutoff and one species tuple."""
+
+    structures: list[Structure]
+    cutoff: float
+    species: tuple[str, ...]
+    name: str | None = None
+    atoms: list[Atoms] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_atoms(
+        cls,
+        atoms_list: Sequence[Atoms],
+        cutoff: float,
+        species: Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        progress: bool = False,
+    ) -> Dataset:
+        """Neighbour-list every structure once. ``species`` defaults to those present."""
+        if species is None:
+            species = sorted({s for a in atoms_list for s in a.get_chemical_symbols()})
+        species = tuple(species)
+        it = enumerate(atoms_list)
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, total=len(atoms_list), desc="neighbour lists", leave=False)
+        structures = [
+            Structure.from_atoms(a, cutoff, species, file=name, entry=i) for i, a in it
+        ]
+        return cls(structures, float(cutoff), species, name, list(atoms_list))
+
+    def __len__(self) -> int:
+        return len(self.structures)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice | list | np.ndarray):
+            idx = np.arange(len(self))[index] if isinstance(index, slice) else index
+            return Dataset(
+                [self.structures[i] for i in idx],
+                self.cutoff,
+                self.species,
+                self.name,
+                None if self.atoms is None else [self.atoms[i] for i in idx],
+            )
+        return self.structures[index]
+
+    def split(self, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
+        """Random split into (rest, held-out ``fraction``), reproducible with ``seed``."""
+        n = len(self)
+        n_out = int(round(fraction * n))
+        if fraction > 0 and n_out == 0 and n > 1:
+            n_out = 1
+        perm = np.random.default_rng(seed).permutation(n)
+        return self[np.sort(perm[n_out:])], self[np.sort(perm[:n_out])]
+
+    def require(self, *, forces: bool = False, energy: bool = True) -> None:
+        """Raise if a structure lacks a target that the loss needs."""
+        for i, s in enumerate(self.structures):
+            if energy and s.energy is None:
+                raise InputError(
+                    "has no reference energy", file=self.name, entry=i, field="energy"
+                )
+            if forces and s.forces is None:
+                raise InputError(
+                    "has no reference forces but the loss has a forces weight",
+                    file=self.name,
+                    entry=i,
+                    field="forces",
+                )
+            for fname, value in (("energy", s.energy), ("forces", s.forces)):
+                if value is not None and not np.all(np.isfinite(value)):
+                    raise InputError(
+                        "is not finite (NaN or Inf)",
+                        file=self.name,
+                        entry=i,
+                        field=fname,
+                    )
+            if s.stress is not None and not np.all(np.isfinite(s.stress)):
+                raise InputError(
+                    "is not finite (NaN or Inf)",
+                    file=self.name,
+                    entry=i,
+                    field="stress",
+                )

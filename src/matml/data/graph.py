@@ -1,0 +1,109 @@
+"""The ``AtomsGraph`` pytree: a batch of structures as padded arrays of static shape.
+
+Edge ``e`` joins a centre atom ``receivers[e]`` to a neighbour ``senders[e]`` (possibly
+a periodic image of it). Its vector, computed in JAX so that forces and stress come out of
+one autodiff pass, points from the centre to the neighbour::
+
+    vector[e] = positions[senders[e]] - positions[receivers[e]] + shifts[e] @ cell[g(e)]
+
+Padding: the last graph (``graph_mask == False``) owns every padded node; padded edges join
+the last padded node to itself, have zero shift and ``edge_mask == False``. Models must
+multiply edge terms by ``edge_mask`` and use :func:`safe_norm` (zero-length padded edges).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["AtomsGraph", "edge_vectors", "safe_norm", "volumes"]
+
+
+class AtomsGraph(NamedTuple):
+    """A padded batch of structures (a JAX pytree; every field is an array).
+
+    Shapes: N nodes, E edges, G graphs, all padded. Targets that a structure lacks are
+    zero and flagged false in ``has_forces`` / ``has_stress``.
+    """
+
+    positions: jax.Array  # [N, 3] Å
+    species: jax.Array  # [N] int32, index into the model's species tuple
+    cell: jax.Array  # [G, 3, 3] Å, rows are lattice vectors
+    pbc: jax.Array  # [G, 3] bool
+    senders: jax.Array  # [E] int32, neighbour atom
+    receivers: jax.Array  # [E] int32, centre atom
+    shifts: jax.Array  # [E, 3] float, integer cell shifts of the neighbour
+    node_graph: jax.Array  # [N] int32, graph of each node
+    n_node: jax.Array  # [G] int32
+    n_edge: jax.Array  # [G] int32
+    node_mask: jax.Array  # [N] bool
+    edge_mask: jax.Array  # [E] bool
+    graph_mask: jax.Array  # [G] bool
+    energy: jax.Array  # [G] eV
+    forces: jax.Array  # [N, 3] eV/Å
+    stress: jax.Array  # [G, 3, 3] eV/Å^3, ASE sign
+    has_forces: jax.Array  # [G] bool
+    has_stress: jax.Array  # [G] bool
+    weight: jax.Array  # [G] float, per-structure loss weight
+
+    @property
+    def num_graphs(self) -> int:
+        return self.cell.shape[0]
+
+    @property
+    def num_nodes(self) -> int:
+        return self.positions.shape[0]
+
+    @property
+    def num_edges(self) -> int:
+        return self.senders.shape[0]
+
+    def edge_graph(self) -> jax.Array:
+        """Graph index of each edge [E]."""
+        return self.node_graph[self.receivers]
+
+    def to_jax(self, dtype=None) -> AtomsGraph:
+        """Device arrays; floating fields cast to ``dtype`` (default: JAX's float)."""
+        dtype = dtype or jnp.asarray(0.0).dtype
+        out = {}
+        for name, value in self._asdict().items():
+            arr = np.asarray(value)
+            if np.issubdtype(arr.dtype, np.floating):
+                out[name] = jnp.asarray(arr, dtype=dtype)
+            else:
+                out[name] = jnp.asarray(arr)
+        return AtomsGraph(**out)
+
+
+def edge_vectors(
+    graph: AtomsGraph, positions: jax.Array | None = None, cell: jax.Array | None = None
+) -> jax.Array:
+    """Edge vectors [E, 3] from centre (receiver) to neighbour (sender), in Å.
+
+    ``positions`` and ``cell`` default to the graph's own; pass strained ones to
+    differentiate with respect to them.
+    """
+    positions = graph.positions if positions is None else positions
+    cell = graph.cell if cell is None else cell
+    edge_cell = cell[graph.node_graph[graph.receivers]]  # [E, 3, 3]
+    offset = jnp.einsum("ei,eij->ej", graph.shifts.astype(positions.dtype), edge_cell)
+    return positions[graph.senders] - positions[graph.receivers] + offset
+
+
+def safe_norm(vectors: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """Euclidean norm over the last axis with a finite gradient at zero length.
+
+    Where ``mask`` is false (or the vector is zero) the norm is 1 and its gradient 0, so
+    padded edges never produce NaN gradients.
+    """
+    sq = jnp.sum(vectors**2, axis=-1)
+    ok = sq > 0 if mask is None else mask & (sq > 0)
+    return jnp.where(ok, jnp.sqrt(jnp.where(ok, sq, 1.0)), 1.0)
+
+
+def volumes(cell: jax.Array) -> jax.Array:
+    """|det| of each cell [G]."""
+    return jnp.abs(jnp.linalg.det(cell))

@@ -1,0 +1,19 @@
+"""From any model to energy, forces and stress; normalisers; the saved-model format."""
+
+from matml.potential.autodiff import Predictions, predict
+from matml.potential.potential import Constant, Potential
+from matml.potential.serialization import load, read_header, save
+from matml.potential.statistics import fit_e0, fit_scale_shift, species_counts
+
+__all__ = [
+    "Constant",
+    "Potential",
+    "Predictions",
+    "fit_e0",
+    "fit_scale_shift",
+    "load",
+    "predict",
+    "read_header",
+    "save",
+    "species_counts",
+]

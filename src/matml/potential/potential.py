@@ -1,0 +1,88 @@
+"""A potential: any per-atom energy network plus its normalisation and reference energies.
+
+``E = sum_i [scale * model_i + shift + E0[species_i]]``. E0s (per-species reference
+energies), shift and scale come from training-set statistics (:mod:`.statistics`), not
+typed by hand. They are stored as non-trainable variables, so an optimiser sees only the
+network's parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from matml.data.graph import AtomsGraph, edge_vectors
+from matml.models import build_model
+
+__all__ = ["Potential", "Constant"]
+
+
+class Constant(nnx.Variable):
+    """A variable that training does not change (E0s, scale, shift)."""
+
+
+class Potential(nnx.Module):
+    """Energy of structures from a registered model (see :data:`matml.models.MODELS`).
+
+    Args:
+        model: registered model name, e.g. ``"pair"``.
+        species: chemical symbols the model knows, in index order.
+        cutoff: neighbour cutoff, Å.
+        model_config: keyword arguments of the model (besides species and cutoff).
+        e0: per-species reference energies, eV (defaults to zeros).
+        scale, shift: energy normalisation, eV per atom.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        species: Sequence[str],
+        cutoff: float,
+        model_config: dict | None = None,
+        *,
+        e0: Sequence[float] | None = None,
+        scale: float = 1.0,
+        shift: float = 0.0,
+        dtype=None,
+    ):
+        self.model_name = model
+        self.species = tuple(species)
+        self.cutoff = float(cutoff)
+        self.model_config = dict(model_config or {})
+        dtype = dtype or jnp.float32
+        self.model = build_model(
+            model,
+            species=self.species,
+            cutoff=self.cutoff,
+            dtype=dtype,
+            **self.model_config,
+        )
+        e0 = jnp.zeros(len(self.species)) if e0 is None else jnp.asarray(e0)
+        self.e0 = Constant(e0.astype(dtype))
+        self.scale = Constant(jnp.asarray(scale, dtype))
+        self.shift = Constant(jnp.asarray(shift, dtype))
+
+    def describe(self) -> dict:
+        """What is needed to rebuild this potential (everything but the weights)."""
+        return {
+            "model": self.model_name,
+            "species": list(self.species),
+            "cutoff": self.cutoff,
+            "model_config": self.model_config,
+        }
+
+    def node_energies(self, graph: AtomsGraph, vectors: jax.Array | None = None):
+        """Per-atom energies [N], eV; zero on padding nodes."""
+        if vectors is None:
+            vectors = edge_vectors(graph)
+        out = self.model(graph, vectors)
+        e = self.scale[...] * out + self.shift[...] + self.e0[...][graph.species]
+        return jnp.where(graph.node_mask, e, 0.0)
+
+    def __call__(self, graph: AtomsGraph, vectors: jax.Array | None = None):
+        """Per-structure energies [G], eV."""
+        e = self.node_energies(graph, vectors)
+        return jax.ops.segment_sum(e, graph.node_graph, graph.num_graphs)

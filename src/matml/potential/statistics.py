@@ -1,0 +1,46 @@
+"""Normalisers from training-set statistics: per-species E0s, energy shift and scale."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matml.data.dataset import Dataset
+
+__all__ = ["species_counts", "fit_e0", "fit_scale_shift"]
+
+
+def species_counts(dataset: Dataset) -> np.ndarray:
+    """Number of atoms of each species in each structure [G, S]."""
+    S = len(dataset.species)
+    return np.stack([np.bincount(s.species, minlength=S) for s in dataset.structures])
+
+
+def fit_e0(dataset: Dataset) -> np.ndarray:
+    """Per-species reference energies by least squares: ``E_g ~ sum_s n_gs E0_s``.
+
+    Where compositions cannot separate two species (always the same ratio) the minimum
+    norm solution is taken. A species absent from the data gets E0 = 0.
+    """
+    counts = species_counts(dataset).astype(np.float64)
+    energy = np.array([s.energy for s in dataset.structures], dtype=np.float64)
+    e0, *_ = np.linalg.lstsq(counts, energy, rcond=None)
+    e0[counts.sum(axis=0) == 0] = 0.0
+    return e0
+
+
+def fit_scale_shift(dataset: Dataset, e0: np.ndarray) -> tuple[float, float]:
+    """Shift: mean per-atom energy left after E0s; scale: RMS force component (or the
+    spread of per-atom energies where there are no forces). Both in eV."""
+    counts = species_counts(dataset)
+    n = counts.sum(axis=1)
+    energy = np.array([s.energy for s in dataset.structures], dtype=np.float64)
+    per_atom = (energy - counts @ e0) / n
+    shift = float(per_atom.mean())
+    forces = [s.forces for s in dataset.structures if s.forces is not None]
+    if forces:
+        scale = float(np.sqrt(np.mean(np.concatenate(forces) ** 2)))
+    else:
+        scale = float(per_atom.std())
+    if not np.isfinite(scale) or scale < 1e-6:
+        scale = 1.0
+    return scale, shift
