@@ -65,6 +65,7 @@ class Table:
     formula_column: str | None
     target: str | None
     drops: DropReport
+    numeric_columns: list[str] = field(default_factory=list)
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -158,7 +159,8 @@ def load_table(
     *,
     target: str | None = None,
     formula_column: str | None = "auto",
-    numeric_columns: list[str] | None = None,
+    numeric_columns: list[str] | str | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
 ) -> Table:
     """Read a table and clean it for learning; drops are explicit.
 
@@ -166,7 +168,9 @@ def load_table(
       their row (unless the target is text, which is kept as class labels);
     * formulas that pymatgen cannot parse drop their row;
     * ``numeric_columns`` must exist; text in them drops the row (NaN is kept for
-      the imputer of the pipeline).
+      the imputer of the pipeline). ``"auto"``: every column other than the target,
+      the formula and ``exclude`` whose values are at least 80% numbers (booleans
+      and identifiers excluded); the chosen list is in ``Table.numeric_columns``.
 
     Raises:
         InputError: a named column is missing, or no rows remain.
@@ -184,6 +188,15 @@ def load_table(
         formula_column = find_formula_column(frame)
     elif formula_column is not None and formula_column not in frame.columns:
         raise InputError("no such formula column", file=src, field=formula_column)
+    for col in exclude:
+        if col not in frame.columns:
+            raise InputError("no such column to exclude", file=src, field=col)
+    if numeric_columns == "auto":
+        numeric_columns = [
+            c
+            for c in frame.columns
+            if c not in (target, formula_column, *exclude) and _mostly_numeric(frame[c])
+        ]
     keep = np.ones(len(frame), dtype=bool)
     if formula_column is not None:
         for i, value in enumerate(frame[formula_column].tolist()):
@@ -226,4 +239,19 @@ def load_table(
     frame = frame.loc[keep].reset_index(drop=True)
     if len(frame) == 0:
         raise InputError("no usable rows left after dropping bad ones", file=src)
-    return Table(frame, src, formula_column, target, drops)
+    return Table(frame, src, formula_column, target, drops, list(numeric_columns or []))
+
+
+def _mostly_numeric(column: pd.Series) -> bool:
+    if column.dtype == bool or str(column.dtype) == "boolean":
+        return False
+    values = column.dropna()
+    if len(values) == 0:
+        return False
+    as_num = pd.to_numeric(values, errors="coerce")
+    if as_num.notna().mean() < 0.8:
+        return False
+    text = values.astype(str).str.lower()
+    if text.isin(["true", "false"]).all():
+        return False
+    return True
