@@ -59,8 +59,16 @@ class ZeroInflatedRegressor(RegressorMixin, BaseEstimator):
 
         X, y = validate_data(self, X, y, y_numeric=True)
         nonzero = y != 0
-        clf = self.classifier or ExtraTreesClassifier(random_state=0)
-        reg = self.regressor or ExtraTreesRegressor(random_state=0)
+        clf = (
+            self.classifier
+            if self.classifier is not None
+            else ExtraTreesClassifier(random_state=0)
+        )
+        reg = (
+            self.regressor
+            if self.regressor is not None
+            else ExtraTreesRegressor(random_state=0)
+        )
         if nonzero.all() or not nonzero.any():
             self.classifier_ = None
             self.constant_ = 0.0 if not nonzero.any() else None
