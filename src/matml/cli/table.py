@@ -118,6 +118,132 @@ def bench(
     )
 
 
+@table_app.command()
+def explore(
+    data: Path = _DATA,
+    target: str = typer.Option(
+        ..., "--target", "-t", help="Numeric column of interest."
+    ),
+    exclude: str = typer.Option("", help="Columns to leave out (comma-separated)."),
+    formula_column: str = typer.Option(
+        "auto", help="Formula column ('auto' or 'none')."
+    ),
+    out: Path = typer.Option(
+        Path("table-explore"), help="Output folder for report and plots."
+    ),
+) -> None:
+    """Summary statistics, correlation heatmaps, scatter plots, element counts."""
+    from matml.tabular.explore import explore_table
+
+    explore_table(
+        data,
+        target,
+        out,
+        exclude=tuple(_split(exclude) or ()),
+        formula_column=None if formula_column == "none" else formula_column,
+        echo=typer.echo,
+    )
+
+
+@table_app.command()
+def reduce(
+    data: Path = _DATA,
+    target: str = typer.Option(
+        None, "--target", "-t", help="Column for the linear-fit comparison."
+    ),
+    k: int = typer.Option(5, help="Principal components used in the comparison."),
+    bottleneck: int = typer.Option(None, help="Autoencoder code size (default: k)."),
+    epochs: int = typer.Option(150, help="Autoencoder training epochs."),
+    cv: int = typer.Option(5, help="Cross-validation folds."),
+    features: str = typer.Option("magpie,fractions", help="Composition features."),
+    exclude: str = typer.Option("", help="Columns to leave out (comma-separated)."),
+    formula_column: str = typer.Option(
+        "auto", help="Formula column ('auto' or 'none')."
+    ),
+    out: Path = typer.Option(Path("table-reduce"), help="Output folder."),
+    seed: int = _SEED,
+) -> None:
+    """PCA (explained variance), a flax autoencoder, linear fits on features/PCs/code."""
+    from matml.tabular.reduce import reduce_table
+
+    reduce_table(
+        data,
+        out,
+        target=target,
+        k=k,
+        bottleneck=bottleneck,
+        epochs=epochs,
+        cv=cv,
+        seed=seed,
+        features=tuple(_split(features) or ()),
+        exclude=tuple(_split(exclude) or ()),
+        formula_column=None if formula_column == "none" else formula_column,
+        echo=typer.echo,
+    )
+
+
+@table_app.command()
+def cluster(
+    data: Path = _DATA,
+    k_max: int = typer.Option(8, help="Largest k tried (silhouette selection)."),
+    n_components: int = typer.Option(10, help="Principal components clustered."),
+    min_samples: int = typer.Option(
+        5, help="DBSCAN min_samples (and k of the k-distance)."
+    ),
+    eps: float = typer.Option(
+        None, help="DBSCAN eps (default: knee of the k-distance curve)."
+    ),
+    features: str = typer.Option("magpie,fractions", help="Composition features."),
+    exclude: str = typer.Option("", help="Columns to leave out (comma-separated)."),
+    formula_column: str = typer.Option(
+        "auto", help="Formula column ('auto' or 'none')."
+    ),
+    out: Path = typer.Option(Path("table-cluster"), help="Output folder."),
+    seed: int = _SEED,
+) -> None:
+    """k-means, Gaussian mixture and DBSCAN; silhouette vs k; k-distance; 2D picture."""
+    from matml.tabular.cluster import cluster_table
+
+    cluster_table(
+        data,
+        out,
+        k_max=k_max,
+        n_components=n_components,
+        min_samples=min_samples,
+        eps=eps,
+        seed=seed,
+        features=tuple(_split(features) or ()),
+        exclude=tuple(_split(exclude) or ()),
+        formula_column=None if formula_column == "none" else formula_column,
+        echo=typer.echo,
+    )
+
+
+@table_app.command()
+def demo(
+    out: Path = typer.Option(Path("table-demo"), help="Output folder."),
+    rows: int = typer.Option(
+        None, help="Use a random subset of this many rows (quicker)."
+    ),
+    cv: int = typer.Option(5, help="Cross-validation folds."),
+    models: str = typer.Option(None, help="Comma-separated models (default: all)."),
+    epochs: int = typer.Option(150, help="Autoencoder epochs."),
+    seed: int = _SEED,
+) -> None:
+    """The whole tour on pymatgen's 2,135 experimental formation enthalpies (no download)."""
+    from matml.tabular.demo import run_demo
+
+    run_demo(
+        out,
+        rows=rows,
+        cv=cv,
+        models=_split(models),
+        epochs=epochs,
+        seed=seed,
+        echo=typer.echo,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``table`` group (and the ``eos`` verb) to the main app."""
     app.add_typer(table_app, name="table")
