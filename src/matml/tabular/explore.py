@@ -39,9 +39,16 @@ def explore_table(
     formula_column: str | None = "auto",
     exclude: tuple[str, ...] = (),
     n_scatter: int = 4,
+    magpie: bool = True,
+    n_magpie: int = 6,
     echo=print,
 ) -> dict:
-    """Describe a table and how its numeric columns relate to ``target``."""
+    """Describe a table and how its numeric columns relate to ``target``.
+
+    With a formula column and ``magpie``, the ``n_magpie`` Magpie mean properties
+    (atomic number, electronegativity, ...) most correlated with the target join the
+    table's own numeric columns in the correlation analysis.
+    """
     table = load_table(
         data,
         target=target,
@@ -55,6 +62,20 @@ def explore_table(
             "explore needs a numeric target", file=table.source, field=target
         )
     cols = [c for c in table.numeric_columns if frame[c].nunique() > 1] + [target]
+    magpie_cols: list[str] = []
+    if table.formula_column is not None and magpie:
+        # composition descriptors as candidate explanatory columns: Magpie means
+        from matml.tabular.featurize import MagpieFeatures
+
+        m = MagpieFeatures().fit(frame[[table.formula_column]])
+        values = m.transform(frame[[table.formula_column]])
+        names = m.get_feature_names_out()
+        frame = frame.copy()
+        for j, name in enumerate(names):
+            if name.startswith("MagpieData mean ") and np.ptp(values[:, j]) > 0:
+                col = "mean " + name.removeprefix("MagpieData mean ")
+                frame[col] = values[:, j]
+                magpie_cols.append(col)
     config = {
         "command": "table explore",
         "data": str(data),
@@ -63,7 +84,9 @@ def explore_table(
         "columns": cols,
     }
     rep = Report(out, f"Explore: {Path(str(data)).name}", config, None)
-    echo(f"{len(frame)} rows, {len(table.drops)} dropped, {len(cols)} numeric columns")
+    echo(
+        f"{len(frame)} rows, {len(table.drops)} dropped, {len(cols) - 1} numeric columns"
+    )
     rep.section("Data")
     rep.text(f"{len(frame)} rows used, {len(table.drops)} dropped.")
     if len(table.drops):
@@ -83,11 +106,27 @@ def explore_table(
     ]
     rep.section("Summary statistics")
     rep.table(rows)
+    if magpie_cols:
+        r = (
+            frame[magpie_cols]
+            .corrwith(frame[target])
+            .abs()
+            .sort_values(ascending=False)
+        )
+        cols = cols[:-1] + list(r.index[:n_magpie]) + [target]
+        echo(
+            f"with the Magpie means of the {n_magpie} compositional properties most correlated"
+        )
     pearson = frame[cols].corr(method="pearson")
     spearman = frame[cols].corr(method="spearman")
     from matml.tabular.plots import heatmap, new_figure
 
     rep.section("Correlations")
+    if magpie_cols:
+        rep.text(
+            f"Columns `mean ...` are Magpie fraction-weighted means of element properties; "
+            f"the {n_magpie} most correlated with the target are shown."
+        )
     rep.figure(
         heatmap(pearson.to_numpy(), cols, "Pearson correlation"),
         "pearson",

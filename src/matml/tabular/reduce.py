@@ -141,9 +141,9 @@ def reduce_table(
         "pca_variance",
         "Explained and cumulative variance of the principal components",
     )
-    echo(
-        f"PCA: first {k} components explain {cum[k - 1]:.3f} of the variance; 90% needs {n90}"
-    )
+    line = f"PCA: first {k} components explain {cum[k - 1]:.3f} of the variance; 90% needs {n90}"
+    echo(line)
+    rep.text(line + ".")
     scores = pca.transform(X)[:, :2]
     fig, axes = new_figure(size=(5.2, 4.2))
     ax = axes[0, 0]
