@@ -7,11 +7,21 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from matml.tabular import ElementFractions, MagpieFeatures, composition_features
+from matml.tabular import (
+    ElementFractions,
+    MagpieFeatures,
+    StoichiometryFeatures,
+    composition_features,
+)
 
 
 @parametrize_with_checks(
-    [ElementFractions(), ElementFractions(normalize=False), MagpieFeatures()]
+    [
+        ElementFractions(),
+        ElementFractions(normalize=False),
+        MagpieFeatures(),
+        StoichiometryFeatures(),
+    ]
 )
 def test_sklearn_conformance(estimator, check):
     check(estimator)
@@ -86,7 +96,25 @@ def test_composition_features_with_numeric_columns():
     frame = pd.DataFrame({"formula": ["NaCl", "Fe2O3"], "volume": [45.0, np.nan]})
     ct = composition_features("formula", ["volume"])
     X = ct.fit_transform(frame)
-    assert X.shape == (2, 132 + 118 + 1)
+    assert X.shape == (2, 132 + 12 + 118 + 1)
     assert X[1, -1] == 45.0  # median-imputed
     names = list(ct.get_feature_names_out())
     assert names[0] == "MagpieData minimum Number" and names[-1] == "volume"
+
+
+def test_stoichiometry_by_hand():
+    s = StoichiometryFeatures().fit(["Fe2O3"])
+    row = dict(zip(s.get_feature_names_out(), s.transform(["Fe2O3"])[0], strict=True))
+    assert row["n_elements"] == 2
+    assert row["norm_2"] == pytest.approx(np.sqrt(0.4**2 + 0.6**2))
+    assert row["norm_10"] == pytest.approx((0.4**10 + 0.6**10) ** 0.1)
+    # valence electrons: Fe 4s2 3d6, O 2s2 2p4 -> 6.8 per atom on average
+    assert row["frac_s_valence"] == pytest.approx(2.0 / 6.8)
+    assert row["frac_p_valence"] == pytest.approx(0.6 * 4 / 6.8)
+    assert row["frac_d_valence"] == pytest.approx(0.4 * 6 / 6.8)
+    # Pauling electronegativities Fe 1.83, O 3.44
+    ionic = 1 - np.exp(-0.25 * (3.44 - 1.83) ** 2)
+    assert row["max_ionic_character"] == pytest.approx(ionic)
+    assert row["mean_ionic_character"] == pytest.approx(2 * 0.4 * 0.6 * ionic)
+    cu = s.transform(["Cu"])[0]
+    assert cu[0] == 1 and cu[-1] == 0.0 and cu[-2] == 0.0

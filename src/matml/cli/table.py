@@ -36,7 +36,8 @@ def fit(
         None, help="Classify target > THRESHOLD instead of regressing."
     ),
     features: str = typer.Option(
-        "magpie,fractions", help="Composition features: magpie, fractions, counts."
+        "magpie,stoich,fractions",
+        help="Composition features: magpie, stoich, fractions, counts.",
     ),
     numeric: str = typer.Option(
         None, help="Numeric columns to use (default: all numeric columns)."
@@ -155,7 +156,9 @@ def reduce(
     bottleneck: int = typer.Option(None, help="Autoencoder code size (default: k)."),
     epochs: int = typer.Option(150, help="Autoencoder training epochs."),
     cv: int = typer.Option(5, help="Cross-validation folds."),
-    features: str = typer.Option("magpie,fractions", help="Composition features."),
+    features: str = typer.Option(
+        "magpie,stoich,fractions", help="Composition features."
+    ),
     exclude: str = typer.Option("", help="Columns to leave out (comma-separated)."),
     formula_column: str = typer.Option(
         "auto", help="Formula column ('auto' or 'none')."
@@ -193,7 +196,9 @@ def cluster(
     eps: float = typer.Option(
         None, help="DBSCAN eps (default: knee of the k-distance curve)."
     ),
-    features: str = typer.Option("magpie,fractions", help="Composition features."),
+    features: str = typer.Option(
+        "magpie,stoich,fractions", help="Composition features."
+    ),
     exclude: str = typer.Option("", help="Columns to leave out (comma-separated)."),
     formula_column: str = typer.Option(
         "auto", help="Formula column ('auto' or 'none')."

@@ -8,6 +8,7 @@ from matml.tabular.featurize import (
     composition_features,
     formulas_to_amounts,
 )
+from matml.tabular.models import ZeroInflatedRegressor
 from matml.tabular.reading import (
     DropReport,
     Table,
@@ -16,6 +17,7 @@ from matml.tabular.reading import (
     parse_formula,
     read_table,
 )
+from matml.tabular.stoichiometry import StoichiometryFeatures
 
 __all__ = [
     "ELEMENT_SYMBOLS",
@@ -30,4 +32,6 @@ __all__ = [
     "load_table",
     "parse_formula",
     "read_table",
+    "StoichiometryFeatures",
+    "ZeroInflatedRegressor",
 ]

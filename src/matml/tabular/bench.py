@@ -59,7 +59,8 @@ def default_pipeline(
 ):
     """The default composition pipeline for a matbench task.
 
-    Magpie statistics + element fractions, then extra trees (``max_features=0.5``).
+    Magpie statistics + stoichiometry/valence/ionic attributes + element fractions
+    (:func:`composition_features` defaults), then extra trees (``max_features=0.5``).
     For ``expt_gap`` (about half the compounds are metals with a gap of exactly 0) an
     extra-trees classifier first decides metal or not, and the regressor, trained on
     the non-metals only, gives the gap of the rest (:class:`ZeroInflatedRegressor`).
@@ -80,7 +81,10 @@ def default_pipeline(
         model = reg
     return Pipeline(
         [
-            ("features", composition_features("formula", (), ("magpie", "fractions"))),
+            (
+                "features",
+                composition_features("formula", (), ("magpie", "stoich", "fractions")),
+            ),
             ("model", model),
         ]
     )
@@ -142,7 +146,7 @@ def run_matbench(
             step()
     seconds = time.perf_counter() - t0
     est = model.named_steps["model"]
-    desc = "magpie+fractions -> " + (
+    desc = "magpie+stoich+fractions -> " + (
         f"ZeroInflated(ExtraTreesClassifier, ExtraTreesRegressor), {n_estimators} trees"
         if type(est).__name__ == "ZeroInflatedRegressor"
         else f"ExtraTreesRegressor, {n_estimators} trees, max_features=0.5"

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from matml.errors import InputError
+from matml.tabular._threads import one_thread
 from matml.tabular.reading import load_table
 from matml.tabular.report import Report, markdown_table
 
@@ -49,6 +50,7 @@ def _silhouette(X, labels, seed):
     )
 
 
+@one_thread
 def cluster_table(
     data: str | os.PathLike,
     out: str | os.PathLike,
@@ -58,7 +60,7 @@ def cluster_table(
     min_samples: int = 5,
     eps: float | None = None,
     seed: int = 0,
-    features: tuple[str, ...] = ("magpie", "fractions"),
+    features: tuple[str, ...] = ("magpie", "stoich", "fractions"),
     exclude: tuple[str, ...] = (),
     formula_column: str | None = "auto",
     echo=print,

@@ -250,14 +250,16 @@ class MagpieFeatures(_CompositionTransformer):
 def composition_features(
     formula_column: str | None = "formula",
     numeric_columns: list[str] | tuple[str, ...] = (),
-    kinds: tuple[str, ...] = ("magpie", "fractions"),
+    kinds: tuple[str, ...] = ("magpie", "stoich", "fractions"),
 ):
     """A ``ColumnTransformer`` of composition features plus numeric columns.
 
     Args:
         formula_column: the column of formulas (``None``: numeric columns only).
         numeric_columns: columns passed through as they are (NaN imputed by median).
-        kinds: any of ``"magpie"``, ``"fractions"``, ``"counts"``.
+        kinds: any of ``"magpie"`` (132 Magpie statistics), ``"stoich"`` (12
+            stoichiometry, valence-orbital and ionic-character attributes),
+            ``"fractions"`` (118 atomic fractions), ``"counts"`` (118 amounts).
 
     >>> ct = composition_features("formula", ["volume"], kinds=("fractions",))
     >>> import pandas as pd
@@ -267,8 +269,11 @@ def composition_features(
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
 
+    from matml.tabular.stoichiometry import StoichiometryFeatures
+
     makers = {
         "magpie": MagpieFeatures,
+        "stoich": StoichiometryFeatures,
         "fractions": ElementFractions,
         "counts": lambda: ElementFractions(normalize=False),
     }

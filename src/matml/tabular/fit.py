@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from matml.errors import InputError
+from matml.tabular._threads import one_thread
 from matml.tabular.featurize import composition_features
 from matml.tabular.models import (
     CLASSIFIERS,
@@ -43,6 +44,7 @@ def _targets(table, threshold):
     return raw.to_numpy(float), "regression"
 
 
+@one_thread
 def fit_table(
     data: str | os.PathLike,
     target: str,
@@ -52,10 +54,11 @@ def fit_table(
     cv: int = 5,
     seed: int = 0,
     threshold: float | None = None,
-    features: tuple[str, ...] = ("magpie", "fractions"),
+    features: tuple[str, ...] = ("magpie", "stoich", "fractions"),
     numeric: list[str] | None = None,
     exclude: tuple[str, ...] = (),
     formula_column: str | None = "auto",
+    n_jobs: int = 2,
     echo=print,
     progress: bool = False,
 ) -> dict:
@@ -111,7 +114,15 @@ def fit_table(
         echo(f"  dropped {line}")
     with progress_bar(len(names) * cv, "cross-validating", progress) as step:
         res = cross_validate_models(
-            table.frame, y, names, feats, task=task, cv=cv, seed=seed, progress=step
+            table.frame,
+            y,
+            names,
+            feats,
+            task=task,
+            cv=cv,
+            seed=seed,
+            progress=step,
+            n_jobs=n_jobs,
         )
     cols = (
         ["model", "mae", "rmse", "r", "r2"]
@@ -124,6 +135,8 @@ def fit_table(
     echo(f"{cv}-fold CV (seed {seed}), out-of-fold metrics:")
     echo(table_md)
     echo(f"best: {best}")
+    timing = ", ".join(f"{m} {res.seconds[m]:.0f} s" for m in names)
+    echo(f"CV time: {timing}")
 
     rep.section("Data")
     rep.text(
@@ -137,7 +150,7 @@ def fit_table(
             + "\n".join(f"- {x}" for x in table.drops.lines(limit=50))
         )
     rep.section(f"{cv}-fold cross-validation")
-    rep.text(table_md + f"\n\nBest model: **{best}**.")
+    rep.text(table_md + f"\n\nBest model: **{best}**. CV time: {timing}.")
     if task == "regression":
         from matml.tabular.plots import parity_grid
 
@@ -147,7 +160,7 @@ def fit_table(
             "Out-of-fold predictions against the truth",
         )
     # refit the best on everything and save it
-    final = make_pipeline(best, feats, task, seed).fit(table.frame, y)
+    final = make_pipeline(best, feats, task, seed, n_jobs).fit(table.frame, y)
     model_path = Path(out) / "model.joblib"
     from matml._files import atomic_path
 

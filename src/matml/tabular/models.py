@@ -110,18 +110,18 @@ def make_estimator(name: str, task: str = "regression", seed: int = 0, n_jobs: i
                 min_samples_leaf=3, random_state=seed
             ),
             "forest": lambda: ensemble.RandomForestRegressor(
-                300, random_state=seed, n_jobs=n_jobs
+                200, max_features=0.33, random_state=seed, n_jobs=n_jobs
             ),
             "extra": lambda: ensemble.ExtraTreesRegressor(
-                300, max_features=0.5, random_state=seed, n_jobs=n_jobs
+                200, max_features=0.5, random_state=seed, n_jobs=n_jobs
             ),
             "gbr": lambda: ensemble.HistGradientBoostingRegressor(
-                max_iter=500, learning_rate=0.05, random_state=seed
+                max_iter=300, learning_rate=0.08, random_state=seed
             ),
             "mlp": lambda: neural_network.MLPRegressor(
                 hidden_layer_sizes=(128, 64),
                 alpha=1e-3,
-                max_iter=800,
+                max_iter=300,
                 early_stopping=True,
                 random_state=seed,
             ),
@@ -133,10 +133,10 @@ def make_estimator(name: str, task: str = "regression", seed: int = 0, n_jobs: i
                 min_samples_leaf=3, random_state=seed
             ),
             "forest": lambda: ensemble.RandomForestClassifier(
-                300, random_state=seed, n_jobs=n_jobs
+                200, random_state=seed, n_jobs=n_jobs
             ),
             "extra": lambda: ensemble.ExtraTreesClassifier(
-                300, random_state=seed, n_jobs=n_jobs
+                200, random_state=seed, n_jobs=n_jobs
             ),
             "gbc": lambda: ensemble.HistGradientBoostingClassifier(
                 max_iter=300, learning_rate=0.05, random_state=seed
@@ -144,7 +144,7 @@ def make_estimator(name: str, task: str = "regression", seed: int = 0, n_jobs: i
             "mlp": lambda: neural_network.MLPClassifier(
                 hidden_layer_sizes=(128, 64),
                 alpha=1e-3,
-                max_iter=800,
+                max_iter=300,
                 early_stopping=True,
                 random_state=seed,
             ),
@@ -266,6 +266,7 @@ class CVResult:
     fold_metrics: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     classes: list | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def best(self) -> str:
         key, sign = (
@@ -275,7 +276,16 @@ class CVResult:
 
 
 def cross_validate_models(
-    frame, y, names, features, *, task="regression", cv=5, seed=0, progress=None
+    frame,
+    y,
+    names,
+    features,
+    *,
+    task="regression",
+    cv=5,
+    seed=0,
+    progress=None,
+    n_jobs=1,
 ) -> CVResult:
     """K-fold CV (shuffled, fixed seed) of each named model on ``frame``.
 
@@ -304,8 +314,11 @@ def cross_validate_models(
     else:
         splitter = KFold(cv, shuffle=True, random_state=seed)
     folds = list(splitter.split(np.zeros(n), y))
+    import time
+
     for name in names:
-        model = make_pipeline(name, features, task, seed)
+        t0 = time.perf_counter()
+        model = make_pipeline(name, features, task, seed, n_jobs)
         pred = np.empty(n, dtype=float if task == "regression" else y.dtype)
         proba = np.zeros((n, len(res.classes))) if task == "classification" else None
         fold_m = []
@@ -328,4 +341,5 @@ def cross_validate_models(
             res.metrics[name] = regression_metrics(y, pred)
         else:
             res.metrics[name] = classification_metrics(y, pred, proba, res.classes)
+        res.seconds[name] = time.perf_counter() - t0
     return res

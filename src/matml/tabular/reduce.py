@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from matml.errors import InputError
+from matml.tabular._threads import one_thread
 from matml.tabular.featurize import composition_features
 from matml.tabular.reading import load_table
 from matml.tabular.report import Report, markdown_table
@@ -22,7 +23,7 @@ from matml.tabular.report import Report, markdown_table
 __all__ = ["feature_matrix", "reduce_table"]
 
 
-def feature_matrix(table, kinds=("magpie", "fractions")):
+def feature_matrix(table, kinds=("magpie", "stoich", "fractions")):
     """Standardised, non-constant feature matrix of a loaded table and the names."""
     from sklearn.feature_selection import VarianceThreshold
     from sklearn.pipeline import Pipeline
@@ -48,6 +49,7 @@ def feature_matrix(table, kinds=("magpie", "fractions")):
     return X, list(pre.get_feature_names_out())
 
 
+@one_thread
 def reduce_table(
     data: str | os.PathLike,
     out: str | os.PathLike,
@@ -58,7 +60,7 @@ def reduce_table(
     epochs: int = 150,
     cv: int = 5,
     seed: int = 0,
-    features: tuple[str, ...] = ("magpie", "fractions"),
+    features: tuple[str, ...] = ("magpie", "stoich", "fractions"),
     exclude: tuple[str, ...] = (),
     formula_column: str | None = "auto",
     echo=print,
