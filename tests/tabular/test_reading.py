@@ -57,3 +57,13 @@ def test_no_rows_left(tmp_path):
     path.write_text("formula,y\nQq,1\nZz2,2\n")
     with pytest.raises(InputError, match="no usable rows"):
         load_table(path, target="y")
+
+
+def test_nan_in_numeric_column_is_reported(tmp_path):
+    path = tmp_path / "nan.csv"
+    path.write_text("formula,volume,y\nNaCl,45.0,1\nKCl,,2\nLiF,16.0,3\n")
+    table = load_table(path, target="y", numeric_columns="auto")
+    assert len(table.frame) == 3 and table.missing_values() == {"volume": 1}
+    assert table.notes() == [
+        "column volume: 1 missing value(s) imputed by the training rows' median"
+    ]

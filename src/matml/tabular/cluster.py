@@ -106,6 +106,8 @@ def cluster_table(
     echo(
         f"{n} rows ({len(table.drops)} dropped), clustered on {ncomp} principal components"
     )
+    if table.notes():
+        rep.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in table.notes()))
     rows = []
     for k in range(2, k_max + 1):
         km = KMeans(k, n_init=10, random_state=seed).fit(Z)

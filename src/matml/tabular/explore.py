@@ -89,11 +89,8 @@ def explore_table(
     )
     rep.section("Data")
     rep.text(f"{len(frame)} rows used, {len(table.drops)} dropped.")
-    if len(table.drops):
-        rep.text(
-            "Dropped rows:\n\n"
-            + "\n".join(f"- {x}" for x in table.drops.lines(limit=50))
-        )
+    if table.notes():
+        rep.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in table.notes()))
     desc = frame[cols].describe().T
     rows = [
         {

@@ -110,8 +110,8 @@ def fit_table(
     }
     rep = Report(out, f"Fit: {target} from {Path(str(data)).name}", config, seed)
     echo(f"{len(table.frame)} rows used, {len(table.drops)} dropped; task: {task}")
-    for line in table.drops.lines(limit=10):
-        echo(f"  dropped {line}")
+    for line in table.notes()[:10]:
+        echo(f"  {line}")
     with progress_bar(len(names) * cv, "cross-validating", progress) as step:
         res = cross_validate_models(
             table.frame,
@@ -144,11 +144,8 @@ def fit_table(
         f"Features: {', '.join(features) if table.formula_column else 'none from formulas'}"
         f"{' + ' + ', '.join(table.numeric_columns) if table.numeric_columns else ''}."
     )
-    if len(table.drops):
-        rep.text(
-            "Dropped rows:\n\n"
-            + "\n".join(f"- {x}" for x in table.drops.lines(limit=50))
-        )
+    if table.notes():
+        rep.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in table.notes()))
     rep.section(f"{cv}-fold cross-validation")
     rep.text(table_md + f"\n\nBest model: **{best}**. CV time: {timing}.")
     if task == "regression":
@@ -312,11 +309,8 @@ def predict_table(
         echo(line)
     rep.section("Predictions")
     rep.text("\n\n".join(lines) + f"\n\nWritten to `{csv.name}`.")
-    if len(table.drops):
-        rep.text(
-            "Dropped rows:\n\n"
-            + "\n".join(f"- {x}" for x in table.drops.lines(limit=50))
-        )
+    if table.notes():
+        rep.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in table.notes()))
     rep.results = results
     rep.write()
     return results

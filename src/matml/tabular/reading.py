@@ -67,6 +67,20 @@ class Table:
     drops: DropReport
     numeric_columns: list[str] = field(default_factory=list)
 
+    def missing_values(self) -> dict[str, int]:
+        """Missing (NaN) values per numeric column; the pipelines impute the median."""
+        counts = self.frame[self.numeric_columns].isna().sum()
+        return {c: int(n) for c, n in counts.items() if n}
+
+    def notes(self) -> list[str]:
+        """One line per dropped row and per numeric column with imputed values."""
+        lines = [f"dropped {x}" for x in self.drops.lines(limit=50)]
+        lines += [
+            f"column {c}: {n} missing value(s) imputed by the training rows' median"
+            for c, n in self.missing_values().items()
+        ]
+        return lines
+
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a CSV or JSON (optionally ``.gz``) table into a DataFrame.

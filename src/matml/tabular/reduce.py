@@ -110,11 +110,8 @@ def reduce_table(
     rep.text(
         f"{n} rows used, {len(table.drops)} dropped; {d} non-constant standardised features."
     )
-    if len(table.drops):
-        rep.text(
-            "Dropped rows:\n\n"
-            + "\n".join(f"- {x}" for x in table.drops.lines(limit=50))
-        )
+    if table.notes():
+        rep.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in table.notes()))
 
     pca = PCA(random_state=seed).fit(X)
     ratio = pca.explained_variance_ratio_
