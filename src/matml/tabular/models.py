@@ -314,6 +314,23 @@ def cross_validate_models(
     else:
         splitter = KFold(cv, shuffle=True, random_state=seed)
     folds = list(splitter.split(np.zeros(n), y))
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        # per-fold metrics of rare classes and capped MLP iterations warn on every
+        # fold; the metrics table says what matters
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        warnings.filterwarnings("ignore", message=".*classes not in y_true.*")
+        warnings.filterwarnings("ignore", message=".*least populated class.*")
+        warnings.filterwarnings("ignore", message=".*number of unique classes.*")
+        _run_folds(res, frame, y, names, features, folds, task, seed, n_jobs, progress)
+    return res
+
+
+def _run_folds(res, frame, y, names, features, folds, task, seed, n_jobs, progress):
+    n = len(y)
     import time
 
     for name in names:
@@ -342,4 +359,3 @@ def cross_validate_models(
         else:
             res.metrics[name] = classification_metrics(y, pred, proba, res.classes)
         res.seconds[name] = time.perf_counter() - t0
-    return res
