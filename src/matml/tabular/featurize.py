@@ -51,8 +51,8 @@ def formulas_to_amounts(formulas) -> np.ndarray:
     """Element-amount matrix ``[n, 118]`` (atoms per formula unit) of formulas.
 
     >>> a = formulas_to_amounts(["NaCl", "Fe2O3"])
-    >>> a.shape, a[0, 10], a[0, 16], a[1, 25], a[1, 7]
-    ((2, 118), 1.0, 1.0, 2.0, 3.0)
+    >>> a.shape, a[0, [10, 16]].tolist(), a[1, [25, 7]].tolist()
+    ((2, 118), [1.0, 1.0], [2.0, 3.0])
     """
     formulas = list(formulas)
     out = np.zeros((len(formulas), N_ELEMENTS))

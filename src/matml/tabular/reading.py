@@ -35,9 +35,9 @@ class DropReport:
     """Rows dropped while preparing a table, each with its reason.
 
     >>> r = DropReport()
-    >>> r.add(3, "formula", "cannot parse 'Xx2'")
+    >>> r.add(3, "formula", "cannot parse Xx2")
     >>> r.lines()
-    ['row 3: formula: cannot parse \\'Xx2\\'']
+    ['row 3: formula: cannot parse Xx2']
     """
 
     rows: list[tuple[int | str, str, str]] = field(default_factory=list)
