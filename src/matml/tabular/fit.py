@@ -137,6 +137,12 @@ def fit_table(
     echo(f"best: {best}")
     timing = ", ".join(f"{m} {res.seconds[m]:.0f} s" for m in names)
     echo(f"CV time: {timing}")
+    poly_note = ""
+    if res.poly_degrees:
+        poly_note = (
+            f" Polynomial degree chosen by inner CV in each fold: {res.poly_degrees}."
+        )
+        echo(poly_note.strip())
 
     rep.section("Data")
     rep.text(
@@ -147,7 +153,7 @@ def fit_table(
     if table.notes():
         rep.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in table.notes()))
     rep.section(f"{cv}-fold cross-validation")
-    rep.text(table_md + f"\n\nBest model: **{best}**. CV time: {timing}.")
+    rep.text(table_md + f"\n\nBest model: **{best}**. CV time: {timing}.{poly_note}")
     if task == "regression":
         from matml.tabular.plots import parity_grid
 

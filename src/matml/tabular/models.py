@@ -267,6 +267,7 @@ class CVResult:
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     classes: list | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    poly_degrees: list[int] = field(default_factory=list)
 
     def best(self) -> str:
         key, sign = (
@@ -342,6 +343,8 @@ def _run_folds(res, frame, y, names, features, folds, task, seed, n_jobs, progre
         for train, test in folds:
             fitted = clone(model).fit(frame.iloc[train], y[train])
             pred[test] = fitted.predict(frame.iloc[test])
+            if name == "poly" and task == "regression":
+                res.poly_degrees.append(int(fitted.named_steps["model"].degree_))
             if task == "regression":
                 fold_m.append(regression_metrics(y[test], pred[test]))
             else:
