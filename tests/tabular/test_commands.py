@@ -218,14 +218,16 @@ def test_bench_protocol_tiny(shared_dir, tmp_path):
     if not src.exists():
         pytest.skip("matbench data not found")
     pd.read_csv(src).iloc[:40].to_csv(tmp_path / "steels.csv", index=False)
+    lines = []
     res = run_matbench(
         "steels",
         tmp_path,
         tmp_path / "out",
         n_jobs=1,
         n_estimators=10,
-        echo=lambda s: None,
+        echo=lines.append,
     )
+    _printed_in_report(lines, tmp_path / "out")
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert len(saved["fold_maes"]) == 5
     assert saved["mae_mean"] == pytest.approx(np.mean(saved["fold_maes"]))

@@ -110,7 +110,6 @@ def run_matbench(
     from sklearn.base import clone
     from sklearn.model_selection import KFold
 
-    from matml._files import write_json, write_provenance
     from matml.tabular.reading import load_table
     from matml.tabular.report import progress_bar
 
@@ -136,13 +135,15 @@ def run_matbench(
     model = default_pipeline(task, n_jobs=n_jobs, n_estimators=n_estimators)
     t0 = time.perf_counter()
     maes = []
+    fold_lines: list[str] = []
     folds = KFold(n_splits=5, shuffle=True, random_state=MATBENCH_SEED).split(frame)
     with progress_bar(5, f"matbench {task}", progress) as step:
         for i, (train, test) in enumerate(folds):
             fitted = clone(model).fit(frame.iloc[train], y[train])
             mae = float(np.mean(np.abs(fitted.predict(frame.iloc[test]) - y[test])))
             maes.append(mae)
-            echo(f"fold {i}: MAE {mae:.4f}")
+            fold_lines.append(f"fold {i}: MAE {mae:.4f}")
+            echo(fold_lines[-1])
             step()
     seconds = time.perf_counter() - t0
     est = model.named_steps["model"]
@@ -168,15 +169,35 @@ def run_matbench(
     for name, score in LEADERBOARD.get(task, {}).items():
         echo(f"  leaderboard {name:>14}: {score}")
     if out is not None:
-        write_json(Path(out) / "results.json", result)
-        write_provenance(
-            out,
-            {
-                "command": "table bench matbench",
-                "task": task,
-                "data_dir": str(data_dir),
-                "n_estimators": n_estimators,
-            },
-            MATBENCH_SEED,
+        from matml.tabular.report import Report
+
+        config = {
+            "command": "table bench matbench",
+            "task": task,
+            "data_dir": str(data_dir),
+            "n_estimators": n_estimators,
+            "folds": result["folds"],
+        }
+        rep = Report(out, f"matbench {task}", config, MATBENCH_SEED)
+        rep.section("Protocol")
+        rep.text(
+            f"{len(y)} rows of `{path.name}` in file order; {result['folds']}; the model "
+            f"({desc}) is fitted on each training fold with fixed hyperparameters and "
+            "scored by MAE on its test fold."
         )
+        rep.section("Result")
+        rep.text("```\n" + "\n".join(fold_lines) + "\n```")
+        rep.text(
+            f"matbench {task}: mean MAE {result['mae_mean']:.4f} ± "
+            f"{result['mae_std']:.4f} ({seconds:.0f} s)"
+        )
+        rows = [{"model": "matml (this run)", "mean MAE": f"{result['mae_mean']:.4f}"}]
+        rows += [
+            {"model": k, "mean MAE": str(v)}
+            for k, v in LEADERBOARD.get(task, {}).items()
+        ]
+        rep.section("Leaderboard (matbench v0.1, 2024-01-20)")
+        rep.table(rows)
+        rep.results = result
+        rep.write()
     return result

@@ -20,7 +20,7 @@ def fmt(value: Any, digits: int = 4) -> str:
     """
     if isinstance(value, bool) or value is None:
         return str(value)
-    if isinstance(value, int):
+    if isinstance(value, int | str):
         return str(value)
     try:
         x = float(value)
