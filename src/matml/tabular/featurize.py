@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from matml.errors import InputError
 from matml.tabular.reading import parse_formula
 
 __all__ = [
@@ -281,8 +282,9 @@ def composition_features(
     if formula_column is not None:
         for kind in kinds:
             if kind not in makers:
-                raise ValueError(
-                    f"unknown feature kind {kind!r} (use {sorted(makers)})"
+                raise InputError(
+                    f"unknown feature kind {kind!r} (use {', '.join(sorted(makers))})",
+                    field="features",
                 )
             parts.append((kind, makers[kind](), [formula_column]))
     if numeric_columns:
@@ -290,5 +292,5 @@ def composition_features(
             ("numeric", SimpleImputer(strategy="median"), list(numeric_columns))
         )
     if not parts:
-        raise ValueError("no features: give a formula column or numeric columns")
+        raise InputError("no features: give a formula column or numeric columns")
     return ColumnTransformer(parts, verbose_feature_names_out=False)
