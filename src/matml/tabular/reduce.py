@@ -178,8 +178,8 @@ def reduce_table(
     fig.tight_layout()
     rep.section(f"Autoencoder (bottleneck {bottleneck})")
     rep.text(
-        f"Reconstruction MSE of the standardised features: autoencoder {ae_err:.4g}, "
-        f"PCA with {bottleneck} components {pca_err:.4g}."
+        "Reconstruction MSE of the standardised features, on the rows both were "
+        f"fitted to: autoencoder {ae_err:.4g}, PCA with {bottleneck} components {pca_err:.4g}."
     )
     rep.figure(fig, "autoencoder_loss", "Autoencoder training loss")
     echo(
