@@ -29,7 +29,8 @@ def fit(
     data: Path = _DATA,
     target: str = typer.Option(..., "--target", "-t", help="Column to predict."),
     models: str = typer.Option(
-        None, help="Comma-separated models (default: all of the task's)."
+        None,
+        help="Comma-separated models: linear, poly, tree, forest, extra, zero, gbr, mlp (classification: logistic, tree, forest, extra, gbc, mlp). Default: all but extra, zero.",
     ),
     cv: int = typer.Option(5, help="Number of cross-validation folds."),
     threshold: float = typer.Option(

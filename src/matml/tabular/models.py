@@ -28,7 +28,7 @@ __all__ = [
     "cross_validate_models",
 ]
 
-REGRESSORS = ("linear", "poly", "tree", "forest", "extra", "gbr", "mlp")
+REGRESSORS = ("linear", "poly", "tree", "forest", "extra", "zero", "gbr", "mlp")
 CLASSIFIERS = ("logistic", "tree", "forest", "extra", "gbc", "mlp")
 
 
@@ -100,7 +100,15 @@ class ZeroInflatedRegressor(RegressorMixin, BaseEstimator):
 
 
 def make_estimator(name: str, task: str = "regression", seed: int = 0, n_jobs: int = 1):
-    """The bare estimator of a model name (see :data:`REGRESSORS`, :data:`CLASSIFIERS`)."""
+    """The bare estimator of a model name (see :data:`REGRESSORS`, :data:`CLASSIFIERS`).
+
+    Regressors: ``linear`` (ridge, alpha by internal CV), ``poly`` (see
+    :func:`make_pipeline`), ``tree``, ``forest`` (random forest), ``extra`` (extra
+    trees), ``zero`` (extra-trees classifier of zero/non-zero, then extra-trees
+    regressor: for targets with many exact zeros, such as band gaps), ``gbr``
+    (histogram gradient boosting), ``mlp``. Classifiers: ``logistic``, ``tree``,
+    ``forest``, ``extra``, ``gbc``, ``mlp``.
+    """
     from sklearn import ensemble, linear_model, neural_network, tree
 
     if task == "regression":
@@ -114,6 +122,12 @@ def make_estimator(name: str, task: str = "regression", seed: int = 0, n_jobs: i
             ),
             "extra": lambda: ensemble.ExtraTreesRegressor(
                 200, max_features=0.5, random_state=seed, n_jobs=n_jobs
+            ),
+            "zero": lambda: ZeroInflatedRegressor(
+                ensemble.ExtraTreesClassifier(200, random_state=seed, n_jobs=n_jobs),
+                ensemble.ExtraTreesRegressor(
+                    200, max_features=0.5, random_state=seed, n_jobs=n_jobs
+                ),
             ),
             "gbr": lambda: ensemble.HistGradientBoostingRegressor(
                 max_iter=300, learning_rate=0.08, random_state=seed
