@@ -1,0 +1,89 @@
+"""Evaluate the invariants of :class:`InvariantTables` on batches of moment vectors.
+
+Everything is a dense contraction on fixed shapes, in a "batch last" layout so that every
+gather moves contiguous rows of the batch: per l the moments are [n_l, 2l+1, B]; the
+coupled pairs of each (l_a, l_b) are one matrix product of the constant stacked
+Clebsch-Gordan matrix with the outer product of the two blocks; degree 3 and 4 are
+gathers of rows of the coupled arrays followed by a sum over M. The same code runs on
+numpy arrays (used once, in float64, to select an independent set) and inside ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from matml.descriptors._coupling import InvariantTables, coupling_weights
+
+__all__ = ["invariants", "coupled_pairs", "moment_blocks"]
+
+
+def moment_blocks(c, n_per_l, xp=jnp):
+    """Split flat moments [B, K] into per-l blocks [n_l, 2l+1, B] (batch last)."""
+    out, off = [], 0
+    ct = c.T
+    for l, n in enumerate(n_per_l):
+        size = n * (2 * l + 1)
+        out.append(ct[off : off + size].reshape(n, 2 * l + 1, c.shape[0]))
+        off += size
+    return out
+
+
+def coupled_pairs(blocks, n_per_l, needed, xp=jnp):
+    """D^L [2L+1, P_L, B] for each L in ``needed`` (rows P_L as in ``pair_layout``)."""
+    lmax = len(n_per_l) - 1
+    B = blocks[0].shape[-1]
+    pieces: dict[int, list] = {L: [] for L in range(lmax + 1)}
+    for la in range(lmax + 1):
+        for lb in range(la, lmax + 1):
+            w, ls = coupling_weights(la, lb, lmax)
+            if not any(L in needed for L in ls):
+                continue
+            na, nb = n_per_l[la], n_per_l[lb]
+            wt = xp.asarray(w.reshape(-1, w.shape[-1]).T, dtype=blocks[la].dtype)
+            outer = xp.einsum("imb,jnb->mnijb", blocks[la], blocks[lb])
+            d = wt @ outer.reshape(wt.shape[1], na * nb * B)  # [sum_L (2L+1), ...]
+            d = d.reshape(-1, na * nb, B)
+            start = 0
+            for L in ls:
+                size = 2 * L + 1
+                if L in needed:
+                    pieces[L].append(d[start : start + size])
+                start += size
+    return {
+        L: xp.concatenate(pieces[L], axis=1) if len(pieces[L]) > 1 else pieces[L][0]
+        for L in needed
+    }
+
+
+def invariants(c, tables: InvariantTables, xp=jnp):
+    """All invariants of ``tables`` for moment vectors ``c`` [B, K] -> [B, F].
+
+    Output order: degree 1, degree 2 (by l), degree 3 (by L), degree 4 (by L), as
+    ``tables.labels``.
+    """
+    n_per_l = tables.n_per_l
+    blocks = moment_blocks(c, n_per_l, xp)
+    out = []
+    if len(tables.deg1):
+        out.append(c.T[tables.deg1])
+    for l, ij in tables.deg2.items():
+        if len(ij):
+            b = blocks[l]
+            out.append(xp.sum(b[ij[:, 0]] * b[ij[:, 1]], axis=1))
+    needed = {L for L, v in tables.deg3.items() if len(v)}
+    needed |= {L for L, v in tables.deg4.items() if len(v)}
+    if needed:
+        d = coupled_pairs(blocks, n_per_l, needed, xp)
+        for L, pk in tables.deg3.items():
+            if len(pk):
+                out.append(
+                    xp.sum(
+                        d[L][:, pk[:, 0]] * blocks[L][pk[:, 1]].swapaxes(0, 1), axis=0
+                    )
+                )
+        for L, pq in tables.deg4.items():
+            if len(pq):
+                out.append(xp.sum(d[L][:, pq[:, 0]] * d[L][:, pq[:, 1]], axis=0))
+    if not out:
+        return xp.zeros((c.shape[0], 0), dtype=c.dtype)
+    return xp.concatenate(out, axis=0).T
