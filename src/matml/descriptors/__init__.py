@@ -13,6 +13,13 @@ from matml.descriptors._geometric import geometric_moments, monomial_exponents
 from matml.descriptors._invariants import invariants
 from matml.descriptors._moments import environment_moments
 from matml.descriptors._radial import n_per_l, radial_values
+from matml.descriptors._reconstruct import (
+    ball_grid,
+    cluster_moments,
+    gaussian_density,
+    recover_positions,
+    synthesize_density,
+)
 from matml.descriptors._selection import independent_tables
 from matml.descriptors._zernike import (
     geometric_to_zernike,
@@ -22,6 +29,11 @@ from matml.descriptors._zernike import (
 )
 
 __all__ = [
+    "ball_grid",
+    "cluster_moments",
+    "gaussian_density",
+    "recover_positions",
+    "synthesize_density",
     "InvariantTables",
     "MomentInvariants",
     "candidate_tables",

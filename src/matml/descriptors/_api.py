@@ -14,6 +14,7 @@ from matml.descriptors._invariants import invariants
 from matml.descriptors._moments import environment_moments
 from matml.descriptors._radial import RADIAL_BASES, n_per_l
 from matml.descriptors._selection import independent_tables
+from matml.descriptors._zernike import geometric_to_zernike
 from matml.errors import ConfigError
 
 __all__ = ["MomentInvariants"]
@@ -114,6 +115,8 @@ class MomentInvariants:
             self._species_weights = np.array([self.weights[s] for s in self.species])
         else:
             self._species_weights = np.ones(n_sp)
+        if self.density == "gaussian":
+            geometric_to_zernike(self.max_order)  # build the constant outside any trace
         self._jit_graph = jax.jit(self.from_graph)
 
     # -- description --------------------------------------------------------------
