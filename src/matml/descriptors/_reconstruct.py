@@ -47,6 +47,7 @@ def cluster_moments(
     return weights @ f
 
 
+@partial(jax.jit, static_argnames=("max_order",))
 def synthesize_density(
     moments: jnp.ndarray, points: jnp.ndarray, max_order: int
 ) -> jnp.ndarray:
