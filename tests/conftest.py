@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import jax
 import pytest
 
+# float64 is available to every test (numerical checks need it); code under test picks
+# its dtypes explicitly, so training tests still run in float32.
+jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_debug_nans", True)
+# Tests build many jitted closures of identical computations (one per Trainer, per
+# calculator): a compilation cache shared by them keeps the suite's compile time down.
+jax.config.update(
+    "jax_compilation_cache_dir",
+    os.environ.get(
+        "MATML_TEST_JAX_CACHE", str(Path(tempfile.gettempdir()) / "matml-jax-cache")
+    ),
+)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 jax.config.update("jax_debug_infs", True)
 
 SHARED = Path(

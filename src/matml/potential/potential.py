@@ -8,6 +8,7 @@ network's parameters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import jax
@@ -51,7 +52,8 @@ class Potential(nnx.Module):
         self.model_name = model
         self.species = tuple(species)
         self.cutoff = float(cutoff)
-        self.model_config = dict(model_config or {})
+        # static attributes must be hashable (they end up in the nnx GraphDef)
+        self._model_config = json.dumps(dict(model_config or {}), sort_keys=True)
         dtype = dtype or jnp.float32
         self.model = build_model(
             model,
@@ -64,6 +66,10 @@ class Potential(nnx.Module):
         self.e0 = Constant(e0.astype(dtype))
         self.scale = Constant(jnp.asarray(scale, dtype))
         self.shift = Constant(jnp.asarray(shift, dtype))
+
+    @property
+    def model_config(self) -> dict:
+        return json.loads(self._model_config)
 
     def describe(self) -> dict:
         """What is needed to rebuild this potential (everything but the weights)."""

@@ -1,0 +1,75 @@
+"""``matml train CONFIG``: train a potential from a YAML config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+
+
+def train(
+    config: Annotated[
+        Path, typer.Argument(help="YAML config (sections data, model, train).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default runs/<config name>)."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Continue from the checkpoint in the output folder."
+        ),
+    ] = False,
+    epochs: Annotated[
+        int | None, typer.Option(help="Override train.epochs (allowed on resume).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a potential; writes model.matml, metrics.csv/json, plots and run.json.
+
+    Kill it at any time: `matml train CONFIG --resume` continues after the last
+    completed epoch with the same optimiser state.
+    """
+    from matml.train.config import load_config
+    from matml.train.run import train_from_config
+
+    cfg = load_config(config)
+    if epochs is not None:
+        cfg.train.epochs = epochs
+    out = out or Path("runs") / config.stem
+    results = train_from_config(cfg, out, resume=resume, progress=progress)
+    _print_results(results, out)
+
+
+def _print_results(results: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"matml train -> {out}")
+    table.add_column("set")
+    for col in ("E RMSE meV/atom", "E MAE", "F RMSE eV/Å", "F MAE", "S RMSE GPa"):
+        table.add_column(col, justify="right")
+    for name in ("valid", "test"):
+        m = results.get(name)
+        if not m:
+            continue
+        table.add_row(
+            name,
+            *(
+                f"{m[k]:.4g}" if k in m else "-"
+                for k in (
+                    "energy_rmse",
+                    "energy_mae",
+                    "forces_rmse",
+                    "forces_mae",
+                    "stress_rmse",
+                )
+            ),
+        )
+    Console().print(table)

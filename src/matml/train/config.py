@@ -1,0 +1,180 @@
+"""Training configuration: dataclasses read from YAML, with unknown keys refused.
+
+A config file has four sections (all optional but ``data.train``)::
+
+    seed: 0
+    dtype: float32          # or float64
+    data:  {train: FILE, test: FILE, valid_fraction: 0.1, ...}
+    model: {name: pair, cutoff: 5.0, hidden: [64, 64], ...}   # the rest goes to the model
+    train: {epochs: 100, batch_size: 8, lr: 0.003, ...}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matml.errors import ConfigError
+
+__all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "load_config"]
+
+
+@dataclass
+class DataConfig:
+    train: str | None = None  # a file, or "mlearn:Si" (training set of the mlearn data)
+    test: str | None = None  # a file, or "mlearn:Si" (test set)
+    format: str | None = None  # None: guess from the file name/content
+    energy_key: str | None = None  # extxyz keys (default REF_energy, ...)
+    forces_key: str | None = None
+    stress_key: str | None = None
+    data_dir: str | None = None  # local copy of the mlearn data
+    valid_fraction: float = 0.1
+
+
+@dataclass
+class ModelConfig:
+    name: str = "pair"
+    cutoff: float = 5.0
+    e0: Any = "fit"  # "fit" (least squares), or {element: eV}
+    options: dict = field(default_factory=dict)  # every other key: the model's own
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 8
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.01
+    warmup_epochs: int = 1
+    weight_decay: float = 1e-6
+    grad_clip: float = 10.0
+    ema_decay: float = 0.99
+    patience: int = 50  # epochs without a better validation loss before stopping
+    energy_weight: float = 1.0  # on (eV/atom)^2
+    forces_weight: float = 1.0  # on (eV/Å)^2
+    stress_weight: float = 0.0  # on (eV/Å^3)^2
+    max_seconds: float | None = None  # stop (cleanly) after this long
+    n_buckets: int = 4
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    dtype: str = "float32"
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        options = d["model"].pop("options")
+        d["model"].update(options)
+        return d
+
+
+_SECTIONS = {"data": DataConfig, "train": TrainConfig}
+
+
+def from_dict(raw: dict, file: str | None = None) -> RunConfig:
+    """Build a :class:`RunConfig`, refusing unknown keys with a line naming them."""
+    if not isinstance(raw, dict):
+        raise ConfigError("the config must be a mapping", file=file)
+    top = {"data", "model", "train", "seed", "dtype"}
+    for k in raw:
+        if k not in top:
+            raise ConfigError(
+                f"unknown key {k!r}; known: {', '.join(sorted(top))}",
+                file=file,
+                field=k,
+            )
+    cfg = RunConfig()
+    for section, cls in _SECTIONS.items():
+        values = raw.get(section) or {}
+        if not isinstance(values, dict):
+            raise ConfigError("must be a mapping", file=file, field=section)
+        names = {f.name for f in dataclasses.fields(cls)}
+        for k in values:
+            if k not in names:
+                raise ConfigError(
+                    f"unknown key {k!r}; known: {', '.join(sorted(names))}",
+                    file=file,
+                    field=f"{section}.{k}",
+                )
+        setattr(cfg, section, cls(**values))
+    model = dict(raw.get("model") or {})
+    if not isinstance(model, dict):
+        raise ConfigError("must be a mapping", file=file, field="model")
+    cfg.model = ModelConfig(
+        name=model.pop("name", "pair"),
+        cutoff=float(model.pop("cutoff", 5.0)),
+        e0=model.pop("e0", "fit"),
+        options=model,
+    )
+    cfg.seed = int(raw.get("seed", 0))
+    cfg.dtype = str(raw.get("dtype", "float32"))
+    if cfg.dtype not in ("float32", "float64"):
+        raise ConfigError("must be float32 or float64", file=file, field="dtype")
+    _check(cfg, file)
+    return cfg
+
+
+def _check(cfg: RunConfig, file) -> None:
+    t = cfg.train
+    for name in ("epochs", "batch_size"):
+        if int(getattr(t, name)) < 1:
+            raise ConfigError("must be at least 1", file=file, field=f"train.{name}")
+    for name in ("lr", "energy_weight", "forces_weight", "stress_weight"):
+        if float(getattr(t, name)) < 0:
+            raise ConfigError("must not be negative", file=file, field=f"train.{name}")
+    if not 0 <= cfg.data.valid_fraction < 1:
+        raise ConfigError("must be in [0, 1)", file=file, field="data.valid_fraction")
+    if cfg.model.cutoff <= 0:
+        raise ConfigError("must be positive", file=file, field="model.cutoff")
+    if not 0 <= t.ema_decay < 1:
+        raise ConfigError("must be in [0, 1)", file=file, field="train.ema_decay")
+    _check_model(cfg.model, file)
+
+
+def _check_model(model: ModelConfig, file) -> None:
+    """The model must be registered and take every key given for it."""
+    import inspect
+
+    from matml.models import MODELS
+
+    if model.name not in MODELS:
+        raise ConfigError(
+            f"unknown model {model.name!r}; choose one of {', '.join(MODELS)}",
+            file=file,
+            field="model.name",
+        )
+    params = inspect.signature(MODELS[model.name].__init__).parameters
+    known = {p for p in params if p not in ("self", "species", "cutoff", "dtype")}
+    for k in model.options:
+        if k not in known:
+            raise ConfigError(
+                f"unknown key {k!r} for model {model.name!r}; known: "
+                + ", ".join(sorted(known | {"name", "cutoff", "e0"})),
+                file=file,
+                field=f"model.{k}",
+            )
+
+
+def load_config(path) -> RunConfig:
+    """Read a YAML config file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("no such config file", file=path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"not valid YAML{where}", file=path) from None
+    try:
+        return from_dict(raw, file=str(path))
+    except TypeError as err:
+        raise ConfigError(str(err), file=path) from None

@@ -1,0 +1,74 @@
+"""Predictions of a potential over a whole dataset, with error metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jax
+import numpy as np
+from flax import nnx
+
+from matml.data import Dataset, GraphLoader
+from matml.potential import Potential, predict
+from matml.train.loss import error_sums, metrics_from_sums
+
+__all__ = ["Evaluation", "evaluate", "predict_fn"]
+
+
+@lru_cache(maxsize=16)
+def predict_fn(graphdef, stress: bool = True):
+    """A jitted ``(state, graph) -> Predictions`` for one model architecture."""
+
+    def fn(state, graph):
+        return predict(nnx.merge(graphdef, state), graph, stress=stress)
+
+    return jax.jit(fn)
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    energy_ref: np.ndarray  # per atom, eV
+    energy_pred: np.ndarray
+    forces_ref: np.ndarray  # [n, 3] over structures with forces
+    forces_pred: np.ndarray
+    stress_ref: np.ndarray  # [m, 6] Voigt, eV/Å^3, over structures with stress
+    stress_pred: np.ndarray
+
+
+def evaluate(
+    potential: Potential, dataset: Dataset, batch_size: int = 8, dtype=None
+) -> Evaluation:
+    """Energy, force and stress errors of ``potential`` on ``dataset``."""
+    dtype = dtype or potential.scale[...].dtype
+    graphdef, state = nnx.split(potential)
+    fn = predict_fn(graphdef)
+    sums: dict = {}
+    e_ref, e_pred, f_ref, f_pred, s_ref, s_pred = [], [], [], [], [], []
+    voigt = (np.array([0, 1, 2, 1, 0, 0]), np.array([0, 1, 2, 2, 2, 1]))
+    for graph in GraphLoader(dataset, batch_size):
+        g = graph.to_jax(dtype)
+        pred = fn(state, g)
+        for k, v in error_sums(pred, g).items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+        gm = graph.graph_mask
+        n = graph.n_node[gm]
+        e_ref.append(graph.energy[gm] / n)
+        e_pred.append(np.asarray(pred.energy)[gm] / n)
+        fm = (graph.has_forces & gm)[graph.node_graph] & graph.node_mask
+        f_ref.append(graph.forces[fm])
+        f_pred.append(np.asarray(pred.forces)[fm])
+        sm = graph.has_stress & gm
+        s_ref.append(graph.stress[sm][:, voigt[0], voigt[1]])
+        s_pred.append(np.asarray(pred.stress)[sm][:, voigt[0], voigt[1]])
+    cat = np.concatenate
+    return Evaluation(
+        metrics_from_sums(sums),
+        cat(e_ref),
+        cat(e_pred),
+        cat(f_ref).reshape(-1, 3),
+        cat(f_pred).reshape(-1, 3),
+        cat(s_ref).reshape(-1, 6),
+        cat(s_pred).reshape(-1, 6),
+    )

@@ -1,0 +1,177 @@
+"""A whole training run from a config: read, validate, normalise, train, evaluate, save.
+
+Writes into ``out_dir``: ``config.yaml`` (resolved), ``run.json`` (config, seed,
+versions), ``metrics.csv`` (per epoch), ``checkpoint.pkl``, ``model.matml`` (best EMA
+weights), ``metrics.json`` (final validation/test errors), ``parity.png``,
+``learning_curve.png``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+
+from matml import keys
+from matml._files import atomic_path, write_json, write_provenance
+from matml.errors import ConfigError
+from matml.train.config import RunConfig, from_dict
+
+__all__ = ["read_source", "train_from_config"]
+
+
+def read_source(source: str, cfg: RunConfig, split: str = "training"):
+    """Structures of a ``data.train``/``data.test`` entry: a file or ``mlearn:EL``."""
+    from matml.io import read, validate_structures
+
+    if source.startswith("mlearn:"):
+        from matml.io import load_mlearn
+
+        element = source.split(":", 1)[1]
+        atoms = load_mlearn(element, split, data_dir=cfg.data.data_dir)
+        name = f"mlearn {element} {split}"
+    else:
+        kw = {}
+        for k in ("energy_key", "forces_key", "stress_key"):
+            if getattr(cfg.data, k):
+                kw[k] = getattr(cfg.data, k)
+        atoms = read(source, format=cfg.data.format, **kw)
+        name = source
+    require = [keys.ENERGY]
+    if cfg.train.forces_weight > 0:
+        require.append(keys.FORCES)
+    validate_structures(atoms, file=name, require=require)
+    return atoms, name
+
+
+def _e0_array(cfg: RunConfig, train, species) -> np.ndarray:
+    from matml.potential import fit_e0
+
+    if cfg.model.e0 == "fit":
+        return fit_e0(train)
+    if isinstance(cfg.model.e0, dict):
+        missing = [s for s in species if s not in cfg.model.e0]
+        if missing:
+            raise ConfigError(f"no E0 given for {', '.join(missing)}", field="model.e0")
+        return np.array([float(cfg.model.e0[s]) for s in species])
+    raise ConfigError("must be 'fit' or a mapping element -> eV", field="model.e0")
+
+
+def _comparable(d: dict) -> dict:
+    d = copy.deepcopy(d)
+    for k in ("epochs", "max_seconds"):
+        d.get("train", {}).pop(k, None)
+    return d
+
+
+def train_from_config(
+    cfg: RunConfig | dict,
+    out_dir,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    train_atoms=None,
+    test_atoms=None,
+) -> dict:
+    """Run training; returns the final metrics (also written to ``metrics.json``).
+
+    ``train_atoms`` / ``test_atoms`` may be given directly instead of files.
+    """
+    import jax
+    import yaml
+
+    if isinstance(cfg, dict):
+        cfg = from_dict(cfg)
+    if cfg.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    from matml.data import Dataset
+    from matml.potential import Potential, fit_scale_shift
+    from matml.train.evaluate import evaluate
+    from matml.train.plots import learning_curve, parity_plot
+    from matml.train.trainer import Trainer
+
+    out_dir = Path(out_dir)
+    resolved = cfg.to_dict()
+    saved = out_dir / "config.yaml"
+    if resume:
+        if not saved.exists():
+            raise ConfigError("nothing to resume: no config.yaml", file=out_dir)
+        old = yaml.safe_load(saved.read_text())
+        if _comparable(old) != _comparable(resolved):
+            raise ConfigError(
+                "differs from the config of the run being resumed (only train.epochs "
+                "and train.max_seconds may change)",
+                file=saved,
+            )
+    if train_atoms is None:
+        if not cfg.data.train:
+            raise ConfigError("no training data given", field="data.train")
+        train_atoms, train_name = read_source(cfg.data.train, cfg, "training")
+    else:
+        train_name = "training structures"
+    if test_atoms is None and cfg.data.test:
+        test_atoms, _ = read_source(cfg.data.test, cfg, "test")
+
+    dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
+    species = sorted({s for a in train_atoms for s in a.get_chemical_symbols()})
+    full = Dataset.from_atoms(
+        train_atoms, cfg.model.cutoff, species, name=train_name, progress=progress
+    )
+    full.require(forces=cfg.train.forces_weight > 0)
+    train, valid = full.split(cfg.data.valid_fraction, seed=cfg.seed)
+    e0 = _e0_array(cfg, train, species)
+    scale, shift = fit_scale_shift(train, e0)
+    potential = Potential(
+        cfg.model.name,
+        species,
+        cfg.model.cutoff,
+        dict(cfg.model.options, seed=cfg.seed),
+        e0=e0,
+        scale=scale,
+        shift=shift,
+        dtype=dtype,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        with atomic_path(saved) as tmp:
+            tmp.write_text(yaml.safe_dump(resolved, sort_keys=False))
+    write_provenance(out_dir, resolved, cfg.seed)
+    header = {"e0": dict(zip(species, map(float, e0), strict=True)), "scale": scale}
+    trainer = Trainer(
+        potential,
+        cfg.train,
+        out_dir,
+        seed=cfg.seed,
+        progress=progress,
+        dtype=dtype,
+        header=header,
+    )
+    history = trainer.fit(train, valid, resume=resume)
+    results = {
+        "best_epoch": history.best_epoch,
+        "epochs_run": len(history.rows),
+        "stopped_early": history.stopped_early,
+        "n_train": len(train),
+        "n_valid": len(valid),
+    }
+    if len(valid):
+        results["valid"] = evaluate(potential, valid, cfg.train.batch_size).metrics
+    if test_atoms is not None:
+        test = Dataset.from_atoms(test_atoms, cfg.model.cutoff, species, name="test")
+        ev = evaluate(potential, test, cfg.train.batch_size)
+        results["test"] = ev.metrics
+        results["n_test"] = len(test)
+        parity_plot(ev, out_dir / "parity.png", title="test set")
+    elif len(valid):
+        parity_plot(
+            evaluate(potential, valid, cfg.train.batch_size),
+            out_dir / "parity.png",
+            title="validation set",
+        )
+    if history.rows:
+        learning_curve(history.rows, out_dir / "learning_curve.png")
+    write_json(out_dir / "metrics.json", results)
+    return results

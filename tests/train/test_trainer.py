@@ -1,0 +1,160 @@
+"""Trainer: compile counts, resume, saved models, E0s, loss bookkeeping."""
+
+from __future__ import annotations
+
+import csv
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from ase.build import bulk
+from flax import nnx
+
+from matml.data import Dataset
+from matml.demo.emt_copper import label, make_emt_copper
+from matml.potential import Potential, fit_e0, fit_scale_shift, load, save
+from matml.testing import compute
+from matml.train import TrainConfig, Trainer, from_dict
+from matml.train.run import train_from_config
+
+CUTOFF = 4.0
+TINY = {"hidden": [8, 8], "embedding": 2}
+
+
+@pytest.fixture(scope="module")
+def copper():
+    atoms = make_emt_copper(20, seed=1)  # 27, 31 and 32 atoms
+    rng = np.random.default_rng(0)
+    for reps in ((1, 1, 1), (2, 2, 2)):  # 4 and 108 atoms: wider spread of sizes
+        for _ in range(2):
+            a = bulk("Cu", "fcc", a=3.59, cubic=True).repeat(reps)
+            a.positions += rng.normal(0, 0.05, a.positions.shape)
+            atoms.append(label(a))
+    return atoms
+
+
+def _potential(ds, dtype=jnp.float32):
+    e0 = fit_e0(ds)
+    scale, shift = fit_scale_shift(ds, e0)
+    return Potential(
+        "pair", ds.species, CUTOFF, TINY, e0=e0, scale=scale, shift=shift, dtype=dtype
+    )
+
+
+def test_epoch_over_varied_sizes_compiles_a_handful_of_times(copper):
+    ds = Dataset.from_atoms(copper, CUTOFF, ["Cu"])
+    sizes = {s.n_node for s in ds.structures}
+    assert len(sizes) >= 4
+    cfg = TrainConfig(epochs=2, batch_size=3, n_buckets=3, lr=1e-3)
+    trainer = Trainer(_potential(ds), cfg, progress=False)
+    trainer.fit(ds)
+    n_batches = 2 * -(-len(ds) // 3)
+    assert 1 <= trainer.compile_count() <= 3 < n_batches
+
+
+def test_resume_continues_with_same_optimiser_state(copper, tmp_path, monkeypatch):
+    raw = {
+        "seed": 1,
+        "model": {"name": "pair", "cutoff": CUTOFF, **TINY},
+        "data": {"valid_fraction": 0.2},
+        "train": {"epochs": 3, "batch_size": 4, "lr": 3e-3, "n_buckets": 1},
+    }
+    atoms = copper[:12]
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_from_config(raw, a, progress=False, train_atoms=atoms)
+    import matml.train.trainer as trainer_module
+
+    real_save = trainer_module.save_checkpoint
+
+    def killed_after_first_epoch(path, trees, meta):
+        real_save(path, trees, meta)
+        if meta["epoch"] == 0:
+            raise KeyboardInterrupt  # as if the process were killed here
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", killed_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_from_config(raw, b, progress=False, train_atoms=atoms)
+    monkeypatch.setattr(trainer_module, "save_checkpoint", real_save)
+    train_from_config(raw, b, resume=True, progress=False, train_atoms=atoms)
+
+    def rows(p):
+        with open(p / "metrics.csv") as fh:
+            return list(csv.DictReader(fh))
+
+    ra, rb = rows(a), rows(b)
+    assert [r["epoch"] for r in rb] == ["0", "1", "2"]
+    for x, y in zip(ra, rb, strict=True):
+        assert float(x["train_loss"]) == pytest.approx(float(y["train_loss"]), rel=1e-6)
+        assert float(x["valid_loss"]) == pytest.approx(float(y["valid_loss"]), rel=1e-6)
+    pa, pb = load(a / "model.matml"), load(b / "model.matml")
+    for x, y in zip(
+        jax.tree_util.tree_leaves(nnx.state(pa)),
+        jax.tree_util.tree_leaves(nnx.state(pb)),
+        strict=True,
+    ):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+    # a changed model cannot resume the run
+    raw["model"]["hidden"] = [4]
+    with pytest.raises(Exception, match="differs from the config"):
+        train_from_config(raw, b, resume=True, progress=False, train_atoms=atoms)
+
+
+def test_save_load_identical_predictions(copper, tmp_path):
+    ds = Dataset.from_atoms(copper[:5], CUTOFF, ["Cu"])
+    pot = _potential(ds, jnp.float64)
+    path = save(pot, tmp_path / "m.matml", extra={"note": "x"})
+    again = load(path)
+    for atoms in copper[:3]:
+        e1, f1, s1, _ = compute(pot, atoms)
+        e2, f2, s2, _ = compute(again, atoms)
+        assert e1 == e2
+        np.testing.assert_array_equal(f1, f2)
+        np.testing.assert_array_equal(s1, s2)
+    assert again.species == ("Cu",) and again.cutoff == CUTOFF
+
+
+def test_e0_fit_recovers_known_values():
+    rng = np.random.default_rng(0)
+    true = {"Li": -1.9, "O": -4.7, "Mn": -8.3}
+    atoms_list = []
+    for _ in range(40):
+        counts = rng.integers(1, 6, size=3)
+        symbols = sum(([s] * int(c) for s, c in zip(true, counts, strict=True)), [])
+        from ase import Atoms
+
+        a = Atoms(symbols, positions=rng.uniform(0, 20, (len(symbols), 3)))
+        a.info["energy"] = sum(true[s] for s in symbols) + rng.normal(0, 1e-3)
+        atoms_list.append(a)
+    ds = Dataset.from_atoms(atoms_list, 1.0, sorted(true))
+    e0 = fit_e0(ds)
+    np.testing.assert_allclose(e0, [true[s] for s in sorted(true)], atol=2e-3)
+
+
+def test_loss_decreases_and_metrics_written(copper, tmp_path):
+    raw = {
+        "model": {"name": "pair", "cutoff": CUTOFF, **TINY},
+        "train": {"epochs": 4, "batch_size": 4, "lr": 1e-2, "n_buckets": 1},
+    }
+    res = train_from_config(raw, tmp_path, progress=False, train_atoms=copper[:12],
+                            test_atoms=copper[12:16])  # fmt: skip
+    with open(tmp_path / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert set(res["test"]) >= {"energy_rmse", "forces_rmse", "stress_rmse"}
+    for name in ("model.matml", "parity.png", "learning_curve.png", "run.json",
+                 "config.yaml", "metrics.json", "checkpoint.pkl"):  # fmt: skip
+        assert (tmp_path / name).is_file(), name
+
+
+def test_config_unknown_key_is_refused():
+    from matml.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"field train\.learning_rate: unknown key"):
+        from_dict({"train": {"learning_rate": 1e-3}}, file="c.yaml")
+    with pytest.raises(ConfigError, match="unknown key 'trian'"):
+        from_dict({"trian": {}}, file="c.yaml")
+    with pytest.raises(ConfigError, match=r"field model\.widths: unknown key"):
+        from_dict({"model": {"name": "pair", "widths": [3]}})
+    with pytest.raises(ConfigError, match="unknown model 'mace'"):
+        from_dict({"model": {"name": "mace"}})
