@@ -33,8 +33,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 DATA = (
     Path(os.environ.get("MATML_SHARED", ROOT / ".." / "shared")).resolve()
