@@ -11,6 +11,7 @@ numpy arrays (used once, in float64, to select an independent set) and inside ``
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from matml.descriptors._coupling import InvariantTables, coupling_weights
 
@@ -65,11 +66,11 @@ def invariants(c, tables: InvariantTables, xp=jnp):
     blocks = moment_blocks(c, n_per_l, xp)
     out = []
     if len(tables.deg1):
-        out.append(c.T[tables.deg1])
+        out.append(c[:, tables.deg1])
     for l, ij in tables.deg2.items():
         if len(ij):
             b = blocks[l]
-            out.append(xp.sum(b[ij[:, 0]] * b[ij[:, 1]], axis=1))
+            out.append(xp.sum(b[ij[:, 0]] * b[ij[:, 1]], axis=1).T)
     needed = {L for L, v in tables.deg3.items() if len(v)}
     needed |= {L for L, v in tables.deg4.items() if len(v)}
     if needed:
@@ -79,11 +80,18 @@ def invariants(c, tables: InvariantTables, xp=jnp):
                 out.append(
                     xp.sum(
                         d[L][:, pk[:, 0]] * blocks[L][pk[:, 1]].swapaxes(0, 1), axis=0
-                    )
+                    ).T
                 )
         for L, pq in tables.deg4.items():
             if len(pq):
-                out.append(xp.sum(d[L][:, pq[:, 0]] * d[L][:, pq[:, 1]], axis=0))
+                # Gram matrix of the rows used at this L (a dense contraction, cheaper
+                # than gathering both rows of every pair), then pick the pairs
+                used, inv = np.unique(pq, return_inverse=True)
+                inv = inv.reshape(pq.shape)
+                u = len(used)
+                du = d[L][:, used]
+                g = xp.einsum("mpb,mqb->bpq", du, du).reshape(du.shape[-1], u * u)
+                out.append(g[:, inv[:, 0] * u + inv[:, 1]])
     if not out:
         return xp.zeros((c.shape[0], 0), dtype=c.dtype)
-    return xp.concatenate(out, axis=0).T
+    return xp.concatenate(out, axis=1)
