@@ -212,6 +212,14 @@ def main() -> None:
     if milad:
         summary["speedup_vs_milad_forward"] = ours / milad
         summary["target_100x_milad_met"] = bool(ours >= 100 * milad)
+    summary["matml_feature_values_per_s"] = (
+        ours * result["matml"]["N7_degree4"]["n_features"]
+    )
+    if soap:
+        nf = result["dscribe_soap"]["n_features"]
+        summary["soap_feature_values_per_s"] = soap * nf
+    if milad:
+        summary["milad_feature_values_per_s"] = milad * result["milad"]["n_features"]
     result["summary"] = summary
     result["load_average_at_end"] = os.getloadavg()
     result["versions"] = versions()

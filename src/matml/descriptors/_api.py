@@ -167,7 +167,12 @@ class MomentInvariants:
         ``neighbour_species`` is the species index of ``senders`` ([E] int); ``n_nodes``
         must be static under jit.
         """
-        w = jnp.asarray(self._species_weights, dtype=vectors.dtype)[neighbour_species]
+        if self.species is None:  # element-blind: every neighbour weighs 1
+            w = jnp.ones(vectors.shape[0], dtype=vectors.dtype)
+        else:
+            w = jnp.asarray(self._species_weights, dtype=vectors.dtype)[
+                neighbour_species
+            ]
         return environment_moments(
             vectors,
             centres,
