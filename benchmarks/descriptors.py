@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--bench-python", default="/work/venv-bench/bin/python")
     parser.add_argument("--milad-atoms", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "descriptors.json"
     )
@@ -179,13 +180,25 @@ def main() -> None:
         "load_average_at_start": os.getloadavg(),
         "matml": {},
     }
-    for deg in (4, 3, 2):
-        print(f"matml degree <= {deg} ...", flush=True)
-        result["matml"][f"N7_degree{deg}"] = bench_matml(
-            atoms, deg, args.repeats, gradient=deg == 4
-        )
-    if Path(args.bench_python).exists():
-        print("peers (dscribe SOAP, milad) ...", flush=True)
+    # the machine may be shared: measure everything in ``--rounds`` alternating rounds
+    # and keep each side's best round
+    for rnd in range(args.rounds):
+        for deg in (4, 3, 2):
+            print(f"round {rnd}: matml degree <= {deg} ...", flush=True)
+            row = bench_matml(atoms, deg, args.repeats, gradient=deg == 4)
+            key = f"N7_degree{deg}"
+            best = result["matml"].get(key)
+            if best is None or row["atoms_per_s_forward"] > best["atoms_per_s_forward"]:
+                if best is not None and "atoms_per_s_forward_gradient" in best:
+                    row["atoms_per_s_forward_gradient"] = max(
+                        row["atoms_per_s_forward_gradient"],
+                        best["atoms_per_s_forward_gradient"],
+                    )
+                result["matml"][key] = row
+        if not Path(args.bench_python).exists():
+            result["peers_error"] = f"{args.bench_python} not found"
+            continue
+        print(f"round {rnd}: peers (dscribe SOAP, milad) ...", flush=True)
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
             fh.write(PEERS)
         try:
@@ -196,12 +209,14 @@ def main() -> None:
             )  # fmt: skip
         finally:
             os.unlink(fh.name)
-        if proc.returncode == 0:
-            result.update(json.loads(proc.stdout.strip().splitlines()[-1]))
-        else:
+        if proc.returncode != 0:
             result["peers_error"] = proc.stderr[-2000:]
-    else:
-        result["peers_error"] = f"{args.bench_python} not found"
+            continue
+        for name, row in json.loads(proc.stdout.strip().splitlines()[-1]).items():
+            best = result.get(name)
+            rate = row.get("atoms_per_s_forward", 0)
+            if best is None or rate > best.get("atoms_per_s_forward", 0):
+                result[name] = row
     ours = result["matml"]["N7_degree4"]["atoms_per_s_forward"]
     summary = {}
     soap = result.get("dscribe_soap", {}).get("atoms_per_s_forward")
