@@ -110,3 +110,24 @@ def test_pozdnyakov_pair_through_the_descriptor():
         rows.append((d2(atoms)[0], d3(atoms)[0]))
     np.testing.assert_allclose(rows[0][0], rows[1][0], atol=1e-12)
     assert np.abs(rows[0][1] - rows[1][1]).max() > 1e-6
+
+
+def test_degree4_gram_path_equals_the_definition():
+    """<D_p, D_q> summed over M, pair by pair, against the fast evaluation."""
+    from matml.descriptors._invariants import coupled_pairs, moment_blocks
+
+    npl = n_per_l(4)
+    t = independent_tables(npl, 4)
+    k = sum(n * (2 * l + 1) for l, n in enumerate(npl))
+    c = np.random.default_rng(2).normal(size=(5, k))
+    got = invariants(c, t, xp=np)
+    d = coupled_pairs(moment_blocks(c, npl, np), npl, set(range(5)), np)
+    ref = np.concatenate(
+        [
+            np.sum(d[L][:, pq[:, 0]] * d[L][:, pq[:, 1]], axis=0).T
+            for L, pq in t.deg4.items()
+            if len(pq)
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(got[:, t.n_features - ref.shape[1] :], ref, atol=1e-12)

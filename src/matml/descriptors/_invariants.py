@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from matml.descriptors._coupling import InvariantTables, coupling_weights
+from matml.descriptors._coupling import InvariantTables, coupling_weights, pair_layout
 
 __all__ = ["invariants", "coupled_pairs", "moment_blocks"]
 
@@ -84,14 +84,35 @@ def invariants(c, tables: InvariantTables, xp=jnp):
                 )
         for L, pq in tables.deg4.items():
             if len(pq):
-                # Gram matrix of the rows used at this L (a dense contraction, cheaper
-                # than gathering both rows of every pair), then pick the pairs
-                used, inv = np.unique(pq, return_inverse=True)
-                inv = inv.reshape(pq.shape)
-                u = len(used)
-                du = d[L][:, used]
-                g = xp.einsum("mpb,mqb->bpq", du, du).reshape(du.shape[-1], u * u)
-                out.append(g[:, inv[:, 0] * u + inv[:, 1]])
+                out.append(_degree4(d[L], pq, n_per_l, L, xp))
     if not out:
         return xp.zeros((c.shape[0], 0), dtype=c.dtype)
     return xp.concatenate(out, axis=1)
+
+
+def _degree4(d, pq, n_per_l, L, xp):
+    """<D_p, D_q> for the pairs ``pq`` of rows of D^L [2L+1, P, B] -> [B, F].
+
+    Gram matrices of the rows used (a dense contraction, cheaper than gathering both
+    rows of every pair), one per parity of l_a + l_b: even invariants only couple rows
+    of equal parity, so two half-size Gram matrices suffice. Then pick the pairs.
+    """
+    rows = pair_layout(tuple(n_per_l))["rows"][L]
+    parity = np.array([(r[0] + r[2]) % 2 for r in rows])
+    out = np.empty(len(pq), dtype=np.int64)
+    pieces, offset = [], 0
+    for par in (0, 1):
+        sel = np.flatnonzero(parity[pq[:, 0]] == par)
+        if not len(sel):
+            continue
+        sub = pq[sel]
+        used, inv = np.unique(sub, return_inverse=True)
+        inv = inv.reshape(sub.shape)
+        u = len(used)
+        du = d[:, used]
+        g = xp.einsum("mpb,mqb->bpq", du, du).reshape(du.shape[-1], u * u)
+        pieces.append(g[:, inv[:, 0] * u + inv[:, 1]])
+        out[sel] = offset + np.arange(len(sel))
+        offset += len(sel)
+    cat = xp.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+    return cat[:, out]  # back to the order of ``pq``
