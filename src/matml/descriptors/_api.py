@@ -203,7 +203,8 @@ class MomentInvariants:
         c = self.moments_from_edges(
             vectors, centres, neighbour_species, edge_mask, n_nodes
         )
-        feats = invariants(c.reshape(n_nodes * self.n_channels, -1), self.tables)
+        c = c.reshape(n_nodes * self.n_channels, -1)
+        feats = _chunked_invariants(c, self.tables, self.chunk_size)
         return feats.reshape(n_nodes, -1)
 
     def from_graph(self, graph, positions=None, cell=None):

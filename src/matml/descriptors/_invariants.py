@@ -64,13 +64,14 @@ def invariants(c, tables: InvariantTables, xp=jnp):
     """
     n_per_l = tables.n_per_l
     blocks = moment_blocks(c, n_per_l, xp)
+    i32 = _int32
     out = []
     if len(tables.deg1):
-        out.append(c[:, tables.deg1])
+        out.append(c[:, i32(tables.deg1)])
     for l, ij in tables.deg2.items():
         if len(ij):
             b = blocks[l]
-            out.append(xp.sum(b[ij[:, 0]] * b[ij[:, 1]], axis=1).T)
+            out.append(xp.sum(b[i32(ij[:, 0])] * b[i32(ij[:, 1])], axis=1).T)
     needed = {L for L, v in tables.deg3.items() if len(v)}
     needed |= {L for L, v in tables.deg4.items() if len(v)}
     if needed:
@@ -79,7 +80,9 @@ def invariants(c, tables: InvariantTables, xp=jnp):
             if len(pk):
                 out.append(
                     xp.sum(
-                        d[L][:, pk[:, 0]] * blocks[L][pk[:, 1]].swapaxes(0, 1), axis=0
+                        d[L][:, i32(pk[:, 0])]
+                        * blocks[L][i32(pk[:, 1])].swapaxes(0, 1),
+                        axis=0,
                     ).T
                 )
         for L, pq in tables.deg4.items():
@@ -109,10 +112,15 @@ def _degree4(d, pq, n_per_l, L, xp):
         used, inv = np.unique(sub, return_inverse=True)
         inv = inv.reshape(sub.shape)
         u = len(used)
-        du = d[:, used]
+        du = d[:, _int32(used)]
         g = xp.einsum("mpb,mqb->bpq", du, du).reshape(du.shape[-1], u * u)
-        pieces.append(g[:, inv[:, 0] * u + inv[:, 1]])
+        pieces.append(g[:, _int32(inv[:, 0] * u + inv[:, 1])])
         out[sel] = offset + np.arange(len(sel))
         offset += len(sel)
     cat = xp.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
-    return cat[:, out]  # back to the order of ``pq``
+    return cat[:, _int32(out)]  # back to the order of ``pq``
+
+
+def _int32(a):
+    """Constant index arrays as int32 (works whether or not x64 is enabled)."""
+    return np.asarray(a, dtype=np.int32)
