@@ -47,7 +47,8 @@ def coupling_weights(la: int, lb: int, lmax: int) -> tuple[np.ndarray, tuple[int
 def pair_layout(n_per_l: tuple[int, ...]) -> dict:
     """Rows of the coupled-pair arrays D^L [P_L, 2L+1].
 
-    For each L, pairs (la <= lb) with L allowed, then ka, kb; returns
+    For each L, pairs (la <= lb) with L allowed, then ka, kb (ka <= kb when la = lb:
+    the other order is the same coupling up to a sign); returns
     ``{"rows": {L: [(la, ka, lb, kb), ...]}, "index": {(la, ka, lb, kb, L): row}}``.
     """
     lmax = len(n_per_l) - 1
@@ -57,7 +58,7 @@ def pair_layout(n_per_l: tuple[int, ...]) -> dict:
             _, ls = coupling_weights(la, lb, lmax)
             for L in ls:
                 for ka in range(n_per_l[la]):
-                    for kb in range(n_per_l[lb]):
+                    for kb in range(ka if la == lb else 0, n_per_l[lb]):
                         rows[L].append((la, ka, lb, kb))
     index = {(*r, L): i for L, rs in rows.items() for i, r in enumerate(rs)}
     return {"rows": rows, "index": index}

@@ -42,8 +42,13 @@ def coupled_pairs(blocks, n_per_l, needed, xp=jnp):
             na, nb = n_per_l[la], n_per_l[lb]
             wt = xp.asarray(w.reshape(-1, w.shape[-1]).T, dtype=blocks[la].dtype)
             outer = xp.einsum("imb,jnb->mnijb", blocks[la], blocks[lb])
-            d = wt @ outer.reshape(wt.shape[1], na * nb * B)  # [sum_L (2L+1), ...]
-            d = d.reshape(-1, na * nb, B)
+            outer = outer.reshape(wt.shape[1], na * nb, B)
+            if la == lb and na > 1:  # keep ka <= kb only (as pair_layout)
+                iu = np.array([i * nb + j for i in range(na) for j in range(i, nb)])
+                outer = outer[:, _int32(iu)]
+            npair = outer.shape[1]
+            d = wt @ outer.reshape(wt.shape[1], npair * B)  # [sum_L (2L+1), ...]
+            d = d.reshape(-1, npair, B)
             start = 0
             for L in ls:
                 size = 2 * L + 1

@@ -28,7 +28,7 @@ from matml.descriptors._invariants import invariants
 
 __all__ = ["independent_tables", "cache_dir"]
 
-_VERSION = "1"
+_VERSION = "2"
 
 
 def cache_dir() -> Path:
