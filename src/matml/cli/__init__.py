@@ -20,7 +20,15 @@ app = typer.Typer(
 )
 
 # Each module defines ``register(app)``; add a module's name here to add its verbs.
-_COMMAND_MODULES: tuple[str, ...] = ("demo", "train", "evaluate", "data", "describe")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "train",
+    "evaluate",
+    "data",
+    "table",
+    "eos",
+    "describe",
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"matml.cli.{_name}").register(app)

@@ -3,11 +3,12 @@ energies. ``matml.potential`` turns any of them into energies, forces and stress
 
 from __future__ import annotations
 
+from matml.models.lennard_jones import LennardJonesModel
 from matml.models.pair import PairNetwork
 
-__all__ = ["MODELS", "PairNetwork", "build_model"]
+__all__ = ["MODELS", "LennardJonesModel", "PairNetwork", "build_model"]
 
-MODELS: dict[str, type] = {"pair": PairNetwork}
+MODELS: dict[str, type] = {"pair": PairNetwork, "lj": LennardJonesModel}
 
 
 def build_model(name: str, **config):

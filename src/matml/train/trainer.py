@@ -7,7 +7,9 @@ import csv
 import math
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +45,63 @@ def _add(a: dict, b: dict) -> dict:
     return {k: a.get(k, 0.0) + float(v) for k, v in b.items()}
 
 
+class _Spec(NamedTuple):
+    weights: tuple[float, float, float]  # energy, forces, stress
+    lr: float
+    warmup: int
+    total: int
+    min_lr_ratio: float
+    weight_decay: float
+    grad_clip: float
+    ema_decay: float
+    dtype: str
+
+
+@lru_cache(maxsize=8)
+def _compiled(graphdef, spec: _Spec):
+    """Jitted training and evaluation steps, shared by trainers of the same model and
+    settings (a resumed run, or tests, do not compile again)."""
+    we, wf, ws = spec.weights
+    use_stress = ws > 0
+    dtype = jnp.dtype(spec.dtype)
+    schedule = optax.warmup_cosine_decay_schedule(
+        init_value=spec.lr * 0.1 if spec.warmup else spec.lr,
+        peak_value=spec.lr,
+        warmup_steps=spec.warmup,
+        decay_steps=spec.total,
+        end_value=spec.lr * spec.min_lr_ratio,
+    )
+    tx = optax.chain(
+        optax.clip_by_global_norm(spec.grad_clip),
+        optax.adamw(schedule, weight_decay=spec.weight_decay),
+    )
+
+    def weighted(pred, graph):
+        t = loss_terms(pred, graph)
+        return we * t["energy"] + wf * t["forces"] + ws * t["stress"]
+
+    def loss_fn(params, consts, graph):
+        pred = predict(nnx.merge(graphdef, params, consts), graph, stress=use_stress)
+        return weighted(pred, graph), error_sums(pred, graph)
+
+    def step(params, opt_state, ema, consts, graph, count):
+        (loss, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, consts, graph
+        )
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        d = jnp.minimum(spec.ema_decay, (1.0 + count) / (10.0 + count)).astype(dtype)
+        ema = jax.tree_util.tree_map(lambda e, p: d * e + (1 - d) * p, ema, params)
+        return params, opt_state, ema, loss, sums
+
+    def evaluate(params, consts, graph):
+        pred = predict(nnx.merge(graphdef, params, consts), graph, stress=True)
+        n_real = jnp.sum(graph.graph_mask)
+        return weighted(pred, graph) * n_real, error_sums(pred, graph)
+
+    return jax.jit(step), jax.jit(evaluate), tx, schedule
+
+
 class Trainer:
     """Fits a :class:`~matml.potential.Potential` to a :class:`~matml.data.Dataset`.
 
@@ -75,68 +134,34 @@ class Trainer:
         self.dtype = dtype
         self.header = header or {}
         self.graphdef, self.params, self.consts = nnx.split(potential, nnx.Param, ...)
-        self._use_stress = config.stress_weight > 0
         self._step_fn = None
         self._eval_fn = None
 
     # --- compiled functions -------------------------------------------------------
-    def _loss(self, params, consts, graph):
-        pot = nnx.merge(self.graphdef, params, consts)
-        pred = predict(pot, graph, stress=self._use_stress)
-        t = loss_terms(pred, graph)
-        c = self.config
-        total = (
-            c.energy_weight * t["energy"]
-            + c.forces_weight * t["forces"]
-            + c.stress_weight * t["stress"]
-        )
-        return total, error_sums(pred, graph)
-
     def _build(self, steps_per_epoch: int):
         c = self.config
         total = max(c.epochs * steps_per_epoch, 1)
-        warmup = min(c.warmup_epochs * steps_per_epoch, total - 1)
-        self.schedule = optax.warmup_cosine_decay_schedule(
-            init_value=c.lr * 0.1 if warmup else c.lr,
-            peak_value=c.lr,
-            warmup_steps=warmup,
-            decay_steps=total,
-            end_value=c.lr * c.min_lr_ratio,
+        spec = _Spec(
+            weights=(c.energy_weight, c.forces_weight, c.stress_weight),
+            lr=c.lr,
+            warmup=min(c.warmup_epochs * steps_per_epoch, total - 1),
+            total=total,
+            min_lr_ratio=c.min_lr_ratio,
+            weight_decay=c.weight_decay,
+            grad_clip=c.grad_clip,
+            ema_decay=c.ema_decay,
+            dtype=jnp.dtype(self.dtype).name,
         )
-        self.tx = optax.chain(
-            optax.clip_by_global_norm(c.grad_clip),
-            optax.adamw(self.schedule, weight_decay=c.weight_decay),
+        self._step_fn, self._eval_fn, self.tx, self.schedule = _compiled(
+            self.graphdef, spec
         )
-        decay = c.ema_decay
-
-        def step(params, opt_state, ema, consts, graph, count):
-            (loss, sums), grads = jax.value_and_grad(self._loss, has_aux=True)(
-                params, consts, graph
-            )
-            updates, opt_state = self.tx.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
-            d = jnp.minimum(decay, (1.0 + count) / (10.0 + count)).astype(self.dtype)
-            ema = jax.tree_util.tree_map(lambda e, p: d * e + (1 - d) * p, ema, params)
-            return params, opt_state, ema, loss, sums
-
-        def evaluate(params, consts, graph):
-            pot = nnx.merge(self.graphdef, params, consts)
-            pred = predict(pot, graph, stress=True)
-            t = loss_terms(pred, graph)
-            loss = (
-                c.energy_weight * t["energy"]
-                + c.forces_weight * t["forces"]
-                + c.stress_weight * t["stress"]
-            )
-            n_real = jnp.sum(graph.graph_mask)
-            return loss * n_real, error_sums(pred, graph)
-
-        self._step_fn = jax.jit(step)
-        self._eval_fn = jax.jit(evaluate)
+        self._compiles_before = self._step_fn._cache_size()
 
     def compile_count(self) -> int:
-        """Number of distinct compilations of the training step so far."""
-        return 0 if self._step_fn is None else self._step_fn._cache_size()
+        """Number of compilations of the training step during this trainer's runs."""
+        if self._step_fn is None:
+            return 0
+        return self._step_fn._cache_size() - self._compiles_before
 
     # --- evaluation ----------------------------------------------------------------
     def evaluate(self, loader: GraphLoader, params=None) -> tuple[float, dict]:

@@ -1,0 +1,86 @@
+"""Equation-of-state fits against the ACWF all-electron reference fits, and EMT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matml.errors import InputError
+from matml.tabular.eos import (
+    EV_PER_A3_TO_GPA,
+    birch_murnaghan,
+    fit_birch_murnaghan,
+    fit_polynomial,
+)
+from matml.tabular.eos_report import run_eos
+
+
+@pytest.fixture(scope="module")
+def acwf(shared_dir):
+    path = shared_dir / "data" / "eos" / "acwf_unaries_pbe_wien2k_eos.csv"
+    if not path.exists():
+        pytest.skip(f"ACWF data not found at {path}")
+    return path
+
+
+@pytest.mark.parametrize("system", ["Cu-X/FCC", "Al-X/FCC", "Si-X/Diamond", "W-X/BCC"])
+def test_birch_murnaghan_matches_reference(acwf, system):
+    g = pd.read_csv(acwf).query("system == @system")
+    assert len(g) == 7
+    fit = fit_birch_murnaghan(g.volume_A3, g.energy_eV)
+    ref = g.iloc[0]
+    assert fit.b0_gpa == pytest.approx(ref.fit_B0_GPa, rel=0.01)
+    # in fact it is the same least-squares problem: agreement to 1e-5
+    assert fit.b0_gpa == pytest.approx(ref.fit_B0_GPa, rel=1e-5)
+    assert fit.v0 == pytest.approx(ref.fit_V0_A3, rel=1e-6)
+    assert fit.b1 == pytest.approx(ref.fit_B1, rel=1e-4)
+    assert fit.bracketed
+
+
+def test_polynomials_close_to_birch_murnaghan(acwf):
+    g = pd.read_csv(acwf).query("system == 'Cu-X/FCC'")
+    bm = fit_birch_murnaghan(g.volume_A3, g.energy_eV)
+    for degree in (2, 3, 4):
+        fit = fit_polynomial(g.volume_A3, g.energy_eV, degree)
+        assert fit.v0 == pytest.approx(bm.v0, rel=0.01)
+        assert fit.b0_gpa == pytest.approx(bm.b0_gpa, rel=0.02)
+
+
+def test_synthetic_birch_murnaghan_recovered():
+    v = np.linspace(15, 19, 9)
+    e = birch_murnaghan(v, -100.0, 16.5, 80 / EV_PER_A3_TO_GPA, 4.2)
+    fit = fit_birch_murnaghan(v, e)
+    assert (fit.v0, fit.b0_gpa, fit.b1) == pytest.approx((16.5, 80.0, 4.2), rel=1e-8)
+
+
+def test_bad_eos_input():
+    with pytest.raises(InputError, match="at least 5 distinct volumes"):
+        fit_birch_murnaghan([1.0, 2.0, 3.0], [0.0, -1.0, 0.0])
+    with pytest.raises(InputError, match="finite"):
+        fit_polynomial([1.0, 2.0, np.nan], [0.0, -1.0, 0.0], 2)
+    with pytest.raises(InputError, match="no minimum"):
+        fit_polynomial([1.0, 2.0, 3.0], [0.0, 1.0, 0.0], 2)
+
+
+def test_eos_command_on_table(acwf, tmp_path):
+    lines = []
+    res = run_eos(acwf, tmp_path, system="W-X/BCC", echo=lines.append)
+    report = (tmp_path / "report.md").read_text()
+    b0 = res["W-X/BCC"]["fits"][-1]["b0_gpa"]
+    assert f"{b0:.4g}" in lines[0] and f"{b0:.4g}" in report
+    assert (tmp_path / "eos_W_X_BCC.png").exists() and (tmp_path / "run.json").exists()
+
+
+def test_eos_command_emt(tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    write(tmp_path / "cu.cif", bulk("Cu", "fcc", a=3.6))
+    res = run_eos(
+        tmp_path / "cu.cif", tmp_path / "out", calculator="emt", echo=lambda s: None
+    )
+    (fit,) = [f for f in res["0:Cu"]["fits"] if f["kind"] == "birch-murnaghan"]
+    # ASE's EMT copper: a0 = 3.59 Å (V0 = 11.57 Å^3), B0 = 134 GPa
+    assert fit["v0"] == pytest.approx(11.57, abs=0.02)
+    assert fit["b0_gpa"] == pytest.approx(134.4, rel=0.01)
