@@ -27,6 +27,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "data",
     "table",
     "eos",
+    "describe",
 )
 
 for _name in _COMMAND_MODULES:
