@@ -6,7 +6,7 @@ find it without a traceback. The CLI prints ``str(error)`` on one line and exits
 
 from __future__ import annotations
 
-__all__ = ["MatmlError", "InputError", "ConfigError"]
+__all__ = ["MatmlError", "InputError", "ConfigError", "TrainingError"]
 
 
 class MatmlError(ValueError):
@@ -54,3 +54,7 @@ class InputError(MatmlError):
 
 class ConfigError(MatmlError):
     """Bad configuration: unknown keys, wrong types, impossible values."""
+
+
+class TrainingError(MatmlError):
+    """Training failed in a way the user can fix (a diverging loss, say)."""

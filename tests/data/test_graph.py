@@ -87,5 +87,15 @@ def test_bucket_pick_grows_when_needed():
 def test_singular_periodic_cell_is_an_error():
     a = Atoms("Cu2", positions=[[0, 0, 0], [1, 1, 1]], cell=[[2, 0, 0], [4, 0, 0], [0, 0, 3]],
               pbc=True)  # fmt: skip
-    with pytest.raises(InputError, match="cell is singular"):
+    with pytest.raises(InputError, match="field cell: singular cell"):
         Dataset.from_atoms([a], 3.0, name="cells.xyz")
+
+
+def test_slab_with_no_cell_vector_on_its_open_axis():
+    slab = fcc111("Cu", (2, 2, 3), a=3.6, vacuum=None)  # pbc T T F, third vector zero
+    assert not slab.cell[2].any()
+    r, s, shifts = neighbor_list(slab, 4.0)
+    i, j, S = ase_neighbor_list("ijS", slab, 4.0)
+    assert sorted(zip(r, s, map(tuple, shifts), strict=True)) == sorted(
+        zip(i, j, map(tuple, S), strict=True)
+    )

@@ -100,7 +100,7 @@ def test_padded_equals_unpadded(potential):
     assert abs(ei.sum() - e) < 1e-10
 
 
-def test_isolated_atom_energy_is_e0(potential):
+def test_isolated_atoms_are_additive(potential):
     e, f, _, _ = compute(potential, Atoms("Ni", positions=[[0, 0, 0]]))
     # a lone atom has no neighbours: its energy is E0 + scale * F(0) + shift, the
     # same for every isolated Ni; two far-apart atoms add up

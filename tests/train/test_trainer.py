@@ -158,3 +158,18 @@ def test_config_unknown_key_is_refused():
         from_dict({"model": {"name": "pair", "widths": [3]}})
     with pytest.raises(ConfigError, match="unknown model 'mace'"):
         from_dict({"model": {"name": "mace"}})
+    # YAML reads 1e-3 as a string: numbers are converted, non-numbers refused
+    assert from_dict({"train": {"lr": "1e-3"}}).train.lr == 1e-3
+    with pytest.raises(ConfigError, match=r"field train\.epochs: must be an integer"):
+        from_dict({"train": {"epochs": "abc"}}, file="c.yaml")
+
+
+def test_empty_training_set_is_an_error(copper):
+    from matml.errors import InputError
+
+    raw = {"model": {"name": "pair", "cutoff": CUTOFF, **TINY}}
+    with pytest.raises(InputError, match="holds no structures"):
+        train_from_config(raw, "unused", progress=False, train_atoms=[])
+    raw["data"] = {"valid_fraction": 0.9}
+    with pytest.raises(InputError, match="no structures left to train on"):
+        train_from_config(raw, "unused", progress=False, train_atoms=copper[:1])

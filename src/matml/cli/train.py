@@ -27,7 +27,10 @@ def train(
         ),
     ] = False,
     epochs: Annotated[
-        int | None, typer.Option(help="Override train.epochs (allowed on resume).")
+        int | None,
+        typer.Option(
+            help="Override train.epochs (allowed on resume: added epochs run at the final learning rate)."
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:

@@ -19,19 +19,22 @@ def species_index(
     symbols: Sequence[str], species: Sequence[str], *, file=None, entry=None
 ) -> np.ndarray:
     """Map chemical symbols to indices into ``species``; unknown elements are an error."""
-    lookup = {s: i for i, s in enumerate(species)}
-    out = np.empty(len(symbols), dtype=np.int32)
-    for k, sym in enumerate(symbols):
-        try:
-            out[k] = lookup[sym]
-        except KeyError:
-            raise InputError(
-                f"element {sym} (atom {k}) is not among the model's species "
-                f"{', '.join(species)}",
-                file=file,
-                entry=entry,
-                field="numbers",
-            ) from None
+    symbols = np.asarray(symbols)
+    table = np.asarray(species)
+    out = np.zeros(len(symbols), dtype=np.int32)
+    known = np.zeros(len(symbols), dtype=bool)
+    for i, sym in enumerate(table):  # a loop over species, not atoms
+        hit = symbols == sym
+        out[hit], known[hit] = i, True
+    if not known.all():
+        k = int(np.argmin(known))
+        raise InputError(
+            f"element {symbols[k]} (atom {k}) is not among the model's species "
+            f"{', '.join(species)}",
+            file=file,
+            entry=entry,
+            field="numbers",
+        )
     return out
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
-from matml.errors import InputError
+from matml.io.validate import check_cell
 
 __all__ = ["neighbor_list"]
 
 
 def neighbor_list(
-    atoms: Atoms, cutoff: float
+    atoms: Atoms, cutoff: float, *, file=None, entry=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs closer than ``cutoff`` (Å), both directions, images included.
 
@@ -19,34 +19,17 @@ def neighbor_list(
     cell shift such that the vector from centre to neighbour is
     ``pos[senders] - pos[receivers] + shifts @ cell``.
 
-    Works for periodic, mixed and non-periodic structures (no cell needed for the last).
+    Works for periodic, mixed and non-periodic structures; open axes need no cell
+    vector. A singular or degenerate periodic cell raises ``InputError``.
     """
     from vesin import NeighborList
 
-    positions = np.asarray(atoms.positions, dtype=np.float64)
     pbc = np.asarray(atoms.pbc, dtype=bool)
-    cell = np.asarray(atoms.cell[:], dtype=np.float64)
     if pbc.any():
-        if abs(np.linalg.det(cell)) < 1e-8:
-            raise InputError(
-                "cell is singular but the structure is periodic", field="cell"
-            )
-        for axis in np.flatnonzero(pbc):
-            # vesin needs the periodic image spacing; a cell thinner than the cutoff on
-            # a periodic axis is fine (several images are found).
-            if np.linalg.norm(cell[axis]) == 0:
-                raise InputError(f"cell vector {axis} is zero", field="cell")
-    if not pbc.all():
-        # vesin wants a full-rank box even for open directions: give open axes a box
-        # vector long enough never to matter.
-        span = np.ptp(positions, axis=0) if len(positions) else np.zeros(3)
-        big = float(span.max(initial=0.0)) + 2 * cutoff + 1.0
-        for axis in np.flatnonzero(~pbc):
-            if np.linalg.norm(cell[axis]) == 0 or not pbc.any():
-                cell[axis] = 0.0
-                cell[axis, axis] = big
-        if not pbc.any():
-            cell = np.eye(3) * big
+        check_cell(atoms, 0.1, file=file, entry=entry)
+    # vesin ignores the box rows of open axes; zero them so any value there is fine
+    box = np.asarray(atoms.cell[:], dtype=np.float64) * pbc[:, None]
+    positions = np.asarray(atoms.positions, dtype=np.float64)
     nl = NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, s = nl.compute(positions, cell, pbc, quantities="ijS")
+    i, j, s = nl.compute(positions, box, [bool(p) for p in pbc], quantities="ijS")
     return i.astype(np.int32), j.astype(np.int32), s.astype(np.int32)

@@ -16,7 +16,7 @@ from matml.io.datasets import (
 from matml.io.extxyz import read_extxyz, write_extxyz
 from matml.io.mlearn import VIRIAL_ORDER, read_mlearn, virial_to_stress
 from matml.io.read import detect_format, read
-from matml.io.validate import TARGETS, validate_structures
+from matml.io.validate import TARGETS, check_cell, validate_structures
 
 __all__ = [
     "read",
@@ -27,6 +27,7 @@ __all__ = [
     "read_extxyz",
     "write_extxyz",
     "validate_structures",
+    "check_cell",
     "TARGETS",
     "fetch_mlearn",
     "load_mlearn",

@@ -53,6 +53,16 @@ def _check_targets(atoms: Atoms, require, err) -> None:
             raise err(f"{kind} value{where}", name)
 
 
+def check_cell(atoms: Atoms, min_distance: float = 0.1, *, file=None, entry=None):
+    """Raise :class:`InputError` if a periodic cell is singular or thinner than
+    ``min_distance`` along a periodic axis (open axes may have any cell vector)."""
+
+    def err(message, field):
+        return InputError(message, file=file, entry=entry, field=field)
+
+    _check_cell(atoms, min_distance, err)
+
+
 def _check_cell(atoms: Atoms, min_distance: float, err) -> None:
     cell = np.asarray(atoms.cell[:], dtype=float)
     if not np.isfinite(cell).all():

@@ -13,6 +13,7 @@ import struct
 from importlib import metadata
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx, serialization
@@ -59,6 +60,9 @@ def read_header(path) -> dict:
 def load(path) -> Potential:
     """Rebuild a saved potential; it predicts exactly as the one that was saved."""
     header, weights = _read(path, weights=True)
+    if header.get("dtype") == "float64" and not jax.config.jax_enable_x64:
+        # a float64 model must run in float64 to predict as it did when saved
+        jax.config.update("jax_enable_x64", True)
     dtype = jnp.dtype(header.get("dtype", "float32"))
     try:
         potential = Potential(

@@ -17,7 +17,7 @@ import numpy as np
 from matml._files import atomic_path
 from matml.errors import InputError
 
-__all__ = ["save_checkpoint", "load_checkpoint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint_meta"]
 
 
 def save_checkpoint(path, trees: dict[str, Any], meta: dict) -> None:
@@ -33,16 +33,25 @@ def save_checkpoint(path, trees: dict[str, Any], meta: dict) -> None:
             pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def load_checkpoint(path, templates: dict[str, Any]) -> tuple[dict[str, Any], dict]:
-    """Restore trees shaped like ``templates``; returns ``(trees, meta)``."""
-    path = Path(path)
+def read_checkpoint_meta(path) -> dict:
+    """The metadata (epoch, step, ...) of a checkpoint, without building its trees."""
+    return _read(Path(path))["meta"]
+
+
+def _read(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:
-            payload = pickle.load(fh)
+            return pickle.load(fh)
     except FileNotFoundError:
         raise InputError("no checkpoint to resume from", file=path) from None
     except Exception as err:
         raise InputError(f"corrupt checkpoint: {err}", file=path) from None
+
+
+def load_checkpoint(path, templates: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+    """Restore trees shaped like ``templates``; returns ``(trees, meta)``."""
+    path = Path(path)
+    payload = _read(path)
     trees = {}
     for k, template in templates.items():
         leaves, treedef = jax.tree_util.tree_flatten(template)

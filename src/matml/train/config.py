@@ -102,22 +102,66 @@ def from_dict(raw: dict, file: str | None = None) -> RunConfig:
                     file=file,
                     field=f"{section}.{k}",
                 )
-        setattr(cfg, section, cls(**values))
+        setattr(cfg, section, cls(**_coerce(cls, values, section, file)))
     model = dict(raw.get("model") or {})
     if not isinstance(model, dict):
         raise ConfigError("must be a mapping", file=file, field="model")
+    try:
+        cutoff = float(model.pop("cutoff", 5.0))
+    except (TypeError, ValueError):
+        raise ConfigError("must be a number", file=file, field="model.cutoff") from None
+    try:
+        seed = int(raw.get("seed", 0))
+    except (TypeError, ValueError):
+        raise ConfigError("must be an integer", file=file, field="seed") from None
     cfg.model = ModelConfig(
         name=model.pop("name", "pair"),
-        cutoff=float(model.pop("cutoff", 5.0)),
+        cutoff=cutoff,
         e0=model.pop("e0", "fit"),
         options=model,
     )
-    cfg.seed = int(raw.get("seed", 0))
+    cfg.seed = seed
     cfg.dtype = str(raw.get("dtype", "float32"))
     if cfg.dtype not in ("float32", "float64"):
         raise ConfigError("must be float32 or float64", file=file, field="dtype")
     _check(cfg, file)
     return cfg
+
+
+_KIND = {float: "a number", int: "an integer", str: "a string"}
+
+
+def _coerce(cls, values: dict, section: str, file) -> dict:
+    """Values converted to the field types (YAML reads ``1e-3`` as a string)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for k, v in values.items():
+        hint = hints[k]
+        args = typing.get_args(hint)
+        base = hint if not args else next((a for a in args if a is not type(None)), str)
+        if v is None and type(None) in args:
+            out[k] = None
+            continue
+        try:
+            if base is float and not isinstance(v, bool):
+                out[k] = float(v)
+            elif base is int and not isinstance(v, bool):
+                if float(v) != int(float(v)):
+                    raise ValueError
+                out[k] = int(float(v))
+            elif base is str:
+                out[k] = str(v)
+            else:
+                out[k] = v
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"must be {_KIND.get(base, base.__name__)}, not {v!r}",
+                file=file,
+                field=f"{section}.{k}",
+            ) from None
+    return out
 
 
 def _check(cfg: RunConfig, file) -> None:
@@ -166,6 +210,8 @@ def load_config(path) -> RunConfig:
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError("is a folder, not a config file", file=path)
     if not path.is_file():
         raise ConfigError("no such config file", file=path)
     try:

@@ -15,7 +15,7 @@ import numpy as np
 
 from matml import keys
 from matml._files import atomic_path, write_json, write_provenance
-from matml.errors import ConfigError
+from matml.errors import ConfigError, InputError
 from matml.train.config import RunConfig, from_dict
 
 __all__ = ["read_source", "train_from_config"]
@@ -112,6 +112,8 @@ def train_from_config(
         train_atoms, train_name = read_source(cfg.data.train, cfg, "training")
     else:
         train_name = "training structures"
+    if not len(train_atoms):
+        raise InputError("holds no structures", file=train_name)
     if test_atoms is None and cfg.data.test:
         test_atoms, _ = read_source(cfg.data.test, cfg, "test")
 
@@ -122,6 +124,12 @@ def train_from_config(
     )
     full.require(forces=cfg.train.forces_weight > 0)
     train, valid = full.split(cfg.data.valid_fraction, seed=cfg.seed)
+    if len(train) == 0:
+        raise InputError(
+            f"no structures left to train on ({len(full)} read, "
+            f"valid_fraction {cfg.data.valid_fraction})",
+            file=train_name,
+        )
     e0 = _e0_array(cfg, train, species)
     scale, shift = fit_scale_shift(train, e0)
     potential = Potential(

@@ -18,9 +18,13 @@ import optax
 from flax import nnx
 
 from matml.data import Buckets, Dataset, GraphLoader
-from matml.errors import InputError
+from matml.errors import InputError, TrainingError
 from matml.potential import Potential, predict, save
-from matml.train.checkpoint import load_checkpoint, save_checkpoint
+from matml.train.checkpoint import (
+    load_checkpoint,
+    read_checkpoint_meta,
+    save_checkpoint,
+)
 from matml.train.config import TrainConfig
 from matml.train.loss import error_sums, loss_terms, metrics_from_sums
 
@@ -138,9 +142,9 @@ class Trainer:
         self._eval_fn = None
 
     # --- compiled functions -------------------------------------------------------
-    def _build(self, steps_per_epoch: int):
+    def _build(self, steps_per_epoch: int, schedule_epochs: int | None = None):
         c = self.config
-        total = max(c.epochs * steps_per_epoch, 1)
+        total = max((schedule_epochs or c.epochs) * steps_per_epoch, 1)
         spec = _Spec(
             weights=(c.energy_weight, c.forces_weight, c.stress_weight),
             lr=c.lr,
@@ -196,17 +200,24 @@ class Trainer:
             train, c.batch_size, shuffle=True, seed=self.seed, buckets=buckets
         )
         vloader = GraphLoader(valid, c.batch_size, buckets=buckets) if valid else None
-        self._build(len(loader))
+        ckpt = self.out_dir / "checkpoint.pkl" if self.out_dir else None
+        schedule_epochs = c.epochs
+        if resume:
+            if ckpt is None:
+                raise InputError("resume needs an output folder")
+            # the learning-rate schedule keeps the length of the run being resumed;
+            # epochs added on resume continue at its final learning rate
+            schedule_epochs = read_checkpoint_meta(ckpt).get(
+                "schedule_epochs", c.epochs
+            )
+        self._build(len(loader), schedule_epochs)
         opt_state = self.tx.init(self.params)
         params = self.params
         ema = jax.tree_util.tree_map(jnp.array, params)
         history = History()
         start_epoch, step_count, bad_epochs = 0, 0, 0
         best_params = ema
-        ckpt = self.out_dir / "checkpoint.pkl" if self.out_dir else None
         if resume:
-            if ckpt is None:
-                raise InputError("resume needs an output folder")
             trees, meta = load_checkpoint(
                 ckpt, {"params": params, "opt": opt_state, "ema": ema, "best": ema}
             )
@@ -219,6 +230,8 @@ class Trainer:
             history.rows = self._read_csv(upto=meta["epoch"])
         elif self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            for stale in ("checkpoint.pkl", "model.matml"):  # of an earlier run
+                (self.out_dir / stale).unlink(missing_ok=True)
             self._write_csv([])
 
         bar = None
@@ -242,8 +255,9 @@ class Trainer:
                 tn += 1
                 tsums = _add(tsums, sums)
             if not np.isfinite(tl):
-                raise FloatingPointError(
-                    f"training loss became {tl} at epoch {epoch}; lower train.lr"
+                raise TrainingError(
+                    f"the training loss became {tl} at epoch {epoch}: lower it",
+                    field="train.lr",
                 )
             self.ema = ema
             tm = metrics_from_sums(tsums)
@@ -289,6 +303,7 @@ class Trainer:
                         "bad_epochs": bad_epochs,
                         "best_epoch": history.best_epoch,
                         "best_valid_loss": history.best_valid_loss,
+                        "schedule_epochs": schedule_epochs,
                     },
                 )
                 if history.best_epoch == epoch:
