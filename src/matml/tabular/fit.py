@@ -112,18 +112,23 @@ def fit_table(
     echo(f"{len(table.frame)} rows used, {len(table.drops)} dropped; task: {task}")
     for line in table.notes()[:10]:
         echo(f"  {line}")
-    with progress_bar(len(names) * cv, "cross-validating", progress) as step:
-        res = cross_validate_models(
-            table.frame,
-            y,
-            names,
-            feats,
-            task=task,
-            cv=cv,
-            seed=seed,
-            progress=step,
-            n_jobs=n_jobs,
-        )
+    try:
+        with progress_bar(len(names) * cv, "cross-validating", progress) as step:
+            res = cross_validate_models(
+                table.frame,
+                y,
+                names,
+                feats,
+                task=task,
+                cv=cv,
+                seed=seed,
+                progress=step,
+                n_jobs=n_jobs,
+            )
+    except InputError as err:  # name the table the problem is in
+        if err.file is not None:
+            raise
+        raise InputError(err.message, file=str(data), field=err.field) from None
     cols = (
         ["model", "mae", "rmse", "r", "r2"]
         if task == "regression"

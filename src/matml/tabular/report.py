@@ -58,7 +58,7 @@ class Report:
     ``run.json`` (resolved options, seed, versions) and ``results.json``.
 
     Args:
-        out_dir: the output folder (created).
+        out_dir: the output folder (created by the first file written to it).
         title: the report's heading.
         config: the resolved options of the run.
         seed: the random seed used.
@@ -68,7 +68,6 @@ class Report:
         self, out_dir: str | os.PathLike, title: str, config: dict, seed: int | None
     ):
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.title = title
         self.config = config
         self.seed = seed
