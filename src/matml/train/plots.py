@@ -20,6 +20,16 @@ def _plt():
     return plt
 
 
+def _save(fig, path, dpi: int) -> Path:
+    """Lay out ``fig``, write it as PNG atomically, and close it."""
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    _plt().close(fig)
+    return path
+
+
 def _panel(ax, ref, pred, label, unit, factor=1.0):
     ref, pred = np.ravel(ref) * factor, np.ravel(pred) * factor
     lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
@@ -65,12 +75,7 @@ def parity_plot(evaluation, path, title: str | None = None) -> Path:
         _panel(ax, ref, pred, label, unit, factor)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 
 def learning_curve(rows: list[dict], path) -> Path:
@@ -90,9 +95,4 @@ def learning_curve(rows: list[dict], path) -> Path:
         a.set_ylabel(f"{key.replace('_', ' ')} ({unit})")
         if a.get_lines():
             a.legend()
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
