@@ -104,3 +104,13 @@ def test_edge_buckets_are_coarse():
     sizes = {edge_bucket(n) for n in range(3000, 3300)}
     assert len(sizes) <= 2 and all(s >= 3000 for s in sizes)
     assert edge_bucket(10) == 64
+
+
+def test_overlapping_atoms_at_inference(potential):
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    atoms.positions[2] = atoms.positions[1] + [0.05, 0.0, 0.0]
+    atoms.calc = MatmlCalculator(potential)
+    with pytest.raises(
+        InputError, match=r"field positions: atoms [12] and [12] are 0.05 Å"
+    ):
+        atoms.get_forces()

@@ -27,6 +27,7 @@ from ase.calculators.calculator import (
 from flax import nnx
 
 from matml.data import Structure, collate, round_up
+from matml.errors import InputError
 
 __all__ = ["MatmlCalculator", "edge_bucket"]
 
@@ -37,6 +38,25 @@ def edge_bucket(n_edge: int) -> int:
         return 64
     step = max(64, 2 ** int(math.floor(math.log2(n_edge))) // 8)
     return round_up(n_edge, step)
+
+
+MIN_DISTANCE = 0.1  # Å: closer atoms are an input error, not a prediction
+
+
+def _check_overlaps(s: Structure, where: str) -> None:
+    """Raise if two atoms (or an atom and an image) are closer than MIN_DISTANCE."""
+    if not s.n_edge:
+        return
+    d = s.positions[s.senders] - s.positions[s.receivers] + s.shifts @ s.cell
+    d2 = np.einsum("ij,ij->i", d, d)
+    k = int(np.argmin(d2))
+    if d2[k] < MIN_DISTANCE**2:
+        raise InputError(
+            f"atoms {s.receivers[k]} and {s.senders[k]} are {np.sqrt(d2[k]):.3g} Å "
+            f"apart (< {MIN_DISTANCE} Å)",
+            file=where,
+            field="positions",
+        )
 
 
 class MatmlCalculator(Calculator):
@@ -87,9 +107,9 @@ class MatmlCalculator(Calculator):
             raise PropertyNotImplementedError(
                 "stress needs a periodic structure with a full-rank cell"
             )
-        s = Structure.from_atoms(
-            atoms, pot.cutoff, pot.species, file=f"atoms {atoms.get_chemical_formula()}"
-        )
+        where = f"atoms {atoms.get_chemical_formula()}"
+        s = Structure.from_atoms(atoms, pot.cutoff, pot.species, file=where)
+        _check_overlaps(s, where)
         n_node, n_edge = self._padding(s.n_node, s.n_edge)
         self.shapes_seen.add((n_node, n_edge))
         graph = collate([s], n_node, n_edge, 2)
