@@ -16,6 +16,9 @@ _DATA = typer.Argument(
     ..., help="CSV or JSON table (a formula column is parsed with pymatgen)."
 )
 _SEED = typer.Option(0, help="Random seed (folds, models).")
+_FEATURES = typer.Option("magpie,stoich,fractions", help="Composition features.")
+_EXCLUDE = typer.Option("", help="Columns to leave out (comma-separated).")
+_FORMULA = typer.Option("auto", help="Formula column ('auto' or 'none').")
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -126,10 +129,8 @@ def explore(
     target: str = typer.Option(
         ..., "--target", "-t", help="Numeric column of interest."
     ),
-    exclude: str = typer.Option("", help="Columns to leave out (comma-separated)."),
-    formula_column: str = typer.Option(
-        "auto", help="Formula column ('auto' or 'none')."
-    ),
+    exclude: str = _EXCLUDE,
+    formula_column: str = _FORMULA,
     out: Path = typer.Option(
         Path("table-explore"), help="Output folder for report and plots."
     ),
@@ -157,13 +158,9 @@ def reduce(
     bottleneck: int = typer.Option(None, help="Autoencoder code size (default: k)."),
     epochs: int = typer.Option(150, help="Autoencoder training epochs."),
     cv: int = typer.Option(5, help="Cross-validation folds."),
-    features: str = typer.Option(
-        "magpie,stoich,fractions", help="Composition features."
-    ),
-    exclude: str = typer.Option("", help="Columns to leave out (comma-separated)."),
-    formula_column: str = typer.Option(
-        "auto", help="Formula column ('auto' or 'none')."
-    ),
+    features: str = _FEATURES,
+    exclude: str = _EXCLUDE,
+    formula_column: str = _FORMULA,
     out: Path = typer.Option(Path("table-reduce"), help="Output folder."),
     seed: int = _SEED,
 ) -> None:
@@ -197,13 +194,9 @@ def cluster(
     eps: float = typer.Option(
         None, help="DBSCAN eps (default: knee of the k-distance curve)."
     ),
-    features: str = typer.Option(
-        "magpie,stoich,fractions", help="Composition features."
-    ),
-    exclude: str = typer.Option("", help="Columns to leave out (comma-separated)."),
-    formula_column: str = typer.Option(
-        "auto", help="Formula column ('auto' or 'none')."
-    ),
+    features: str = _FEATURES,
+    exclude: str = _EXCLUDE,
+    formula_column: str = _FORMULA,
     out: Path = typer.Option(Path("table-cluster"), help="Output folder."),
     seed: int = _SEED,
 ) -> None:
