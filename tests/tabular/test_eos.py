@@ -84,3 +84,27 @@ def test_eos_command_emt(tmp_path):
     # ASE's EMT copper: a0 = 3.59 Å (V0 = 11.57 Å^3), B0 = 134 GPa
     assert fit["v0"] == pytest.approx(11.57, abs=0.02)
     assert fit["b0_gpa"] == pytest.approx(134.4, rel=0.01)
+
+
+def test_eos_with_a_saved_matml_model_as_calculator(tmp_path):
+    """A saved model (the analytic Lennard-Jones one) gives the same E(V) as ASE's."""
+    import jax.numpy as jnp
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+
+    from matml.potential import Potential, save
+    from matml.tabular.eos import energies_from_calculator, get_calculator
+
+    eps, sig, rc = 0.0104, 3.4, 8.0
+    model = Potential(
+        "lj", ["Ar"], rc, {"epsilon": eps, "sigma": sig}, dtype=jnp.float64
+    )
+    path = save(model, tmp_path / "lj.matml")
+    argon = bulk("Ar", "fcc", a=5.26)
+    v1, e1 = energies_from_calculator(argon, get_calculator(str(path)))
+    v2, e2 = energies_from_calculator(
+        argon, LennardJones(epsilon=eps, sigma=sig, rc=rc, smooth=False)
+    )
+    np.testing.assert_allclose(v1, v2)
+    np.testing.assert_allclose(e1, e2, rtol=1e-9, atol=1e-12)
+    assert np.ptp(e1) > 1e-3

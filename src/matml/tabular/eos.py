@@ -199,14 +199,9 @@ def get_calculator(spec: str):
             file=spec,
             field="calculator",
         )
-    try:
-        import matml
-        from matml.calculator import MatmlCalculator
-    except ImportError as err:
-        raise InputError(
-            f"matml models as calculators are not available here ({err})",
-            field="calculator",
-        ) from None
+    import matml
+    from matml.calculator import MatmlCalculator
+
     try:
         return MatmlCalculator(matml.load(path))
     except Exception as err:
