@@ -21,6 +21,17 @@ _EXCLUDE = typer.Option("", help="Columns to leave out (comma-separated).")
 _FORMULA = typer.Option("auto", help="Formula column ('auto' or 'none').")
 
 
+def _columns(features: str | None, exclude: str, formula_column: str) -> dict:
+    """The shared table options as keyword arguments of the tabular functions."""
+    out = {
+        "exclude": tuple(_split(exclude) or ()),
+        "formula_column": None if formula_column == "none" else formula_column,
+    }
+    if features is not None:
+        out["features"] = tuple(_split(features) or ())
+    return out
+
+
 def _split(text: str | None) -> list[str] | None:
     if text is None:
         return None
@@ -68,10 +79,8 @@ def fit(
         cv=cv,
         seed=seed,
         threshold=threshold,
-        features=tuple(_split(features) or ()),
         numeric=_split(numeric),
-        exclude=tuple(_split(exclude) or ()),
-        formula_column=None if formula_column == "none" else formula_column,
+        **_columns(features, exclude, formula_column),
         echo=typer.echo,
         progress=True,
     )
@@ -142,8 +151,7 @@ def explore(
         data,
         target,
         out,
-        exclude=tuple(_split(exclude) or ()),
-        formula_column=None if formula_column == "none" else formula_column,
+        **_columns(None, exclude, formula_column),
         echo=typer.echo,
     )
 
@@ -176,9 +184,7 @@ def reduce(
         epochs=epochs,
         cv=cv,
         seed=seed,
-        features=tuple(_split(features) or ()),
-        exclude=tuple(_split(exclude) or ()),
-        formula_column=None if formula_column == "none" else formula_column,
+        **_columns(features, exclude, formula_column),
         echo=typer.echo,
     )
 
@@ -211,9 +217,7 @@ def cluster(
         min_samples=min_samples,
         eps=eps,
         seed=seed,
-        features=tuple(_split(features) or ()),
-        exclude=tuple(_split(exclude) or ()),
-        formula_column=None if formula_column == "none" else formula_column,
+        **_columns(features, exclude, formula_column),
         echo=typer.echo,
     )
 
