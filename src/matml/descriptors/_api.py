@@ -66,7 +66,7 @@ class MomentInvariants:
         sigma: float = 0.4,
         radial: str = "zernike",
         cutoff_fn: str = "cosine",
-        chunk_size: int = 32,
+        chunk_size: int = 64,
     ):
         def bad(msg, fld):
             raise ConfigError(msg, entry="MomentInvariants", field=fld)
@@ -223,7 +223,9 @@ class MomentInvariants:
             graph.edge_mask,
             graph.positions.shape[0],
         )
-        return feats * graph.node_mask[:, None]
+        # padding atoms have only masked edges: zero moments, so zero invariants
+        # (every invariant is a polynomial without constant term); no masking pass
+        return feats
 
     # -- convenience ---------------------------------------------------------------
     def graph(self, atoms, **padding):
@@ -233,6 +235,12 @@ class MomentInvariants:
         from matml.data import atoms_to_graph
 
         atoms_list = [atoms] if isinstance(atoms, Atoms) else list(atoms)
+        if "n_node" not in padding:
+            # nodes padded to a multiple of the chunk: the chunked evaluation then
+            # writes its result in place, with no final copy
+            n = sum(len(a) for a in atoms_list) + 1
+            if n > self.chunk_size:
+                padding["n_node"] = -(-n // self.chunk_size) * self.chunk_size
         if self.species is not None:
             return atoms_to_graph(atoms_list, self.cutoff, self.species, **padding)
         present = sorted({s for a in atoms_list for s in a.get_chemical_symbols()})

@@ -3,36 +3,39 @@
 The moments of one environment form blocks c_b = c_{(l, k)}, one [2l + 1] vector per
 angular momentum l and radial index k (k = (n - l) / 2 for Zernike moments). Under a
 rotation R each block turns with the real Wigner matrix D^l(R), under the inversion
-x -> -x it gets the sign (-1)^l. Invariants:
+x -> -x it gets the sign (-1)^l. Blocks are ordered by (l, k). Invariants:
 
 * degree 1: c_b for l = 0;
 * degree 2 (power spectrum, (D^l x D^l)^0): sum_m c_a,m c_b,m for l_a = l_b, a <= b;
-* degree 3 (bispectrum): <(c_a x c_b)^L, c_c> with L = l_c, the coupled pair
-  (c_a x c_b)^L_M = sum C^{l_a l_b L}_{m_a m_b M} c_a,m_a c_b,m_b;
-* degree 4: <(c_a x c_b)^L, (c_c x c_d)^L>, for the three pairings of {a, b, c, d}.
+* degree 3 (bispectrum): <(c_a x c_b)^L, c_c> for a <= b <= c, L = l_c, the coupled
+  pair (c_a x c_b)^L_M = sum C^{l_a l_b L}_{m_a m_b M} c_a,m_a c_b,m_b;
+* degree 4: <(c_a x c_b)^L, (c_c x c_d)^L> for a <= b <= c <= d, every L allowed in
+  both pairs (the (ab)(cd) pairing: for distinct blocks its invariants are an
+  orthogonal basis of all the invariants of the four, the other two pairings are linear
+  combinations of them).
 
 C are e3nn-jax's real Clebsch-Gordan coefficients (``e3nn.clebsch_gordan``, each
 [2l1+1, 2l2+1, 2L+1] array of unit Frobenius norm), so every invariant is a polynomial in
-the real moments, exactly invariant under rotations. Only couplings with l_a + l_b (+ l_c
+the real moments, exactly invariant under rotations. Only products with l_a + l_b (+ l_c
 (+ l_d)) even are kept: those are also invariant under inversion, so **a structure and
 its mirror image have identical descriptors** (the odd, pseudoscalar couplings that would
 tell them apart are left out on purpose). Intermediate L is capped at lmax.
 
-This module enumerates the candidate couplings and lays out the index tables the
-evaluator (:mod:`matml.descriptors._invariants`) contracts; selection of a linearly
-independent subset is in :mod:`matml.descriptors._selection`.
+This module lays out the *raw* rows the evaluator (:mod:`matml.descriptors._invariants`)
+computes, a superset of the candidates, in dense rectangular pieces that need no
+gathers; :class:`InvariantTables` picks rows of it. Selection of a linearly independent
+subset of the candidates is in :mod:`matml.descriptors._selection`.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from functools import cache
 
 import e3nn_jax as e3nn
 import numpy as np
 
-__all__ = ["InvariantTables", "pair_layout", "coupling_weights", "candidate_tables"]
+__all__ = ["InvariantTables", "Plan", "plan", "coupling_weights", "candidate_tables"]
 
 
 @cache
@@ -43,46 +46,115 @@ def coupling_weights(la: int, lb: int, lmax: int) -> tuple[np.ndarray, tuple[int
     return w, ls
 
 
-@cache
-def pair_layout(n_per_l: tuple[int, ...]) -> dict:
-    """Rows of the coupled-pair arrays D^L [P_L, 2L+1].
+@dataclass(frozen=True)
+class Plan:
+    """Dense pieces of the raw rows, in raw order (hashable: tuples only).
 
-    For each L, pairs (la <= lb) with L allowed, then ka, kb (ka <= kb when la = lb:
-    the other order is the same coupling up to a sign); returns
-    ``{"rows": {L: [(la, ka, lb, kb), ...]}, "index": {(la, ka, lb, kb, L): row}}``.
+    Attributes:
+        n_per_l: radial channels per l.
+        max_degree: 1 to 4.
+        pairs: (la, lb), la <= lb, whose coupled arrays D_{la lb} [S, n_la, n_lb] are
+            needed (S = sum of 2L+1 over the allowed L).
+        deg3: (la, lb, L) pieces <D^L_{la lb}, c_L> -> rows (ka, kb, kc).
+        deg4: (L, row pairs, column pairs, rectangles): X (Y) stacks the rows (ka, kb)
+            of D^L of the row (column) pairs; each rectangle (r0, r1, c0) gives the
+            rows <X_p, Y_q> for r0 <= p < r1, q >= c0.
+        size: number of raw rows.
+    """
+
+    n_per_l: tuple[int, ...]
+    max_degree: int
+    pairs: tuple[tuple[int, int], ...]
+    deg3: tuple[tuple[int, int, int], ...]
+    deg4: tuple
+    size: int
+
+
+def _allowed(la: int, lb: int, lmax: int) -> tuple[int, ...]:
+    return coupling_weights(la, lb, lmax)[1]
+
+
+def _pair_rows(la, lb, n_per_l):
+    """Rows (la, ka, lb, kb) of D^L_{la lb} in the degree-4 stacks (ka <= kb if la = lb)."""
+    return [
+        (la, ka, lb, kb)
+        for ka in range(n_per_l[la])
+        for kb in range(ka if la == lb else 0, n_per_l[lb])
+    ]
+
+
+@cache
+def plan(n_per_l: tuple[int, ...], max_degree: int) -> Plan:
+    """The raw layout for ``n_per_l`` and ``max_degree``.
+
+    Degree 4: for each L and parity of l_a + l_b, the rows (a, b) are grouped by l_b;
+    the group l_b = g is multiplied with the columns (c, d) of l_c >= g, one rectangle,
+    so every candidate (b <= c) is computed once, with little waste.
     """
     lmax = len(n_per_l) - 1
-    rows: dict[int, list] = {L: [] for L in range(lmax + 1)}
-    for la in range(lmax + 1):
-        for lb in range(la, lmax + 1):
-            _, ls = coupling_weights(la, lb, lmax)
-            for L in ls:
-                for ka in range(n_per_l[la]):
-                    for kb in range(ka if la == lb else 0, n_per_l[lb]):
-                        rows[L].append((la, ka, lb, kb))
-    index = {(*r, L): i for L, rs in rows.items() for i, r in enumerate(rs)}
-    return {"rows": rows, "index": index}
+    n0 = n_per_l[0] if max_degree >= 1 else 0
+    size = n0
+    if max_degree >= 2:
+        size += sum(n * n for n in n_per_l)
+    deg3, deg4, pairs = [], [], set()
+    if max_degree >= 3:
+        for la in range(lmax + 1):
+            for lb in range(la, lmax + 1):
+                for L in range(lb, min(la + lb, lmax) + 1):
+                    if (la + lb + L) % 2 == 0:
+                        deg3.append((la, lb, L))
+                        pairs.add((la, lb))
+                        size += n_per_l[la] * n_per_l[lb] * n_per_l[L]
+    if max_degree >= 4:
+        for L in range(lmax + 1):
+            for par in (0, 1):
+                ps = [
+                    (la, lb)
+                    for la in range(lmax + 1)
+                    for lb in range(la, lmax + 1)
+                    if (la + lb) % 2 == par and L in _allowed(la, lb, lmax)
+                ]
+                if not ps:
+                    continue
+                rows = tuple(sorted(ps, key=lambda q: (q[1], q[0])))
+                cols = tuple(sorted(ps))
+                width = [len(_pair_rows(a, b, n_per_l)) for a, b in rows]
+                cwidth = [len(_pair_rows(a, b, n_per_l)) for a, b in cols]
+                rects = []
+                for g in sorted({lb for _, lb in ps}):
+                    r0 = sum(w for (_, b), w in zip(rows, width, strict=True) if b < g)
+                    r1 = r0 + sum(
+                        w for (_, b), w in zip(rows, width, strict=True) if b == g
+                    )
+                    c0 = sum(w for (a, _), w in zip(cols, cwidth, strict=True) if a < g)
+                    if c0 < sum(cwidth):
+                        rects.append((r0, r1, c0))
+                        size += (r1 - r0) * (sum(cwidth) - c0)
+                deg4.append((L, rows, cols, tuple(rects)))
+                pairs.update(ps)
+    return Plan(
+        tuple(n_per_l), max_degree, tuple(sorted(pairs)), tuple(deg3), tuple(deg4), size
+    )
 
 
 @dataclass(frozen=True)
 class InvariantTables:
-    """Index tables of a set of invariants (numpy int arrays; hashable by identity).
+    """A set of invariants: rows of the raw layout of :func:`plan` (hashable by identity).
 
     Attributes:
         n_per_l: number of radial channels for each l = 0 .. lmax.
-        deg1: [F1] flat moment indices of the l = 0 components.
-        deg2: per l, [F2_l, 2] radial index pairs (i, j).
-        deg3: per L, [F3_L, 2] (row of D^L, radial index k of block (L, k)).
-        deg4: per L, [F4_L, 2] (row of D^L, row of D^L).
-        labels: one string per feature, in output order.
+        max_degree: the largest degree of the raw layout.
+        rows: [F] raw rows, in output order (sorted by degree).
+        spec: [F, 6] (degree, L, a, b, c, d): flat block indices (blocks ordered by
+            (l, k)) of the coupling; -1 where unused (L = -1 for degrees 1 and 2).
+        labels: one string per feature.
         groups: one multiset id per feature (used by the selection).
     """
 
     n_per_l: tuple[int, ...]
-    deg1: np.ndarray
-    deg2: dict[int, np.ndarray]
-    deg3: dict[int, np.ndarray]
-    deg4: dict[int, np.ndarray]
+    max_degree: int
+    rows: np.ndarray = field(repr=False)
+    spec: np.ndarray = field(repr=False)
     labels: tuple[str, ...] = field(repr=False)
     groups: np.ndarray = field(repr=False)
 
@@ -92,127 +164,103 @@ class InvariantTables:
 
     def counts(self) -> dict[int, int]:
         """Number of invariants of each degree."""
-        return {
-            1: len(self.deg1),
-            2: sum(len(v) for v in self.deg2.values()),
-            3: sum(len(v) for v in self.deg3.values()),
-            4: sum(len(v) for v in self.deg4.values()),
-        }
+        deg = self.spec[:, 0] if len(self.spec) else np.zeros(0, int)
+        return {d: int(np.sum(deg == d)) for d in (1, 2, 3, 4)}
 
     @property
     def n_features(self) -> int:
-        return sum(self.counts().values())
+        return len(self.rows)
 
     def subset(self, keep: np.ndarray) -> InvariantTables:
         """The tables restricted to the features ``keep`` (bool, output order)."""
         keep = np.asarray(keep, bool)
-        pos = 0
-
-        def take(arr):
-            nonlocal pos
-            sel = keep[pos : pos + len(arr)]
-            pos += len(arr)
-            return arr[sel]
-
-        deg1 = take(self.deg1)
-        deg2 = {L: take(v) for L, v in self.deg2.items()}
-        deg3 = {L: take(v) for L, v in self.deg3.items()}
-        deg4 = {L: take(v) for L, v in self.deg4.items()}
         labels = tuple(s for s, k in zip(self.labels, keep, strict=True) if k)
         return InvariantTables(
-            self.n_per_l, deg1, deg2, deg3, deg4, labels, self.groups[keep]
+            self.n_per_l,
+            self.max_degree,
+            self.rows[keep],
+            self.spec[keep],
+            labels,
+            self.groups[keep],
         )
 
 
-def _block_offsets(n_per_l: tuple[int, ...]) -> list[int]:
-    off, out = 0, []
+def block_index(n_per_l: tuple[int, ...]) -> dict[tuple[int, int], int]:
+    """Flat index of block (l, k), blocks ordered by (l, k)."""
+    out, i = {}, 0
     for l, n in enumerate(n_per_l):
-        out.append(off)
-        off += n * (2 * l + 1)
+        for k in range(n):
+            out[(l, k)] = i
+            i += 1
     return out
 
 
 def candidate_tables(n_per_l: tuple[int, ...], max_degree: int) -> InvariantTables:
-    """All candidate invariants up to ``max_degree`` (before independence selection)."""
-    lmax = len(n_per_l) - 1
-    blocks = [(l, k) for l in range(lmax + 1) for k in range(n_per_l[l])]
-    offsets = _block_offsets(n_per_l)
-    index = pair_layout(n_per_l)["index"]
-    labels: list[str] = []
-    groups: list[int] = []
-    gid = itertools.count()
+    """All candidate invariants up to ``max_degree`` (before independence selection).
 
-    def row(a, b, L):
-        (la, ka), (lb, kb) = sorted([a, b])
-        return index[(la, ka, lb, kb, L)]
+    Candidates are the raw rows with a <= b (<= c (<= d)), skipping the couplings of a
+    block with itself to odd L (identically zero).
+    """
+    n_per_l = tuple(n_per_l)
+    p = plan(n_per_l, max_degree)
+    bi = block_index(n_per_l)
+    rows, spec, labels, keys = [], [], [], []
+    r = 0
 
-    deg1 = []
+    def add(row, deg, L, blocks, label):
+        rows.append(row)
+        spec.append((deg, L, *blocks, *([-1] * (4 - len(blocks)))))
+        labels.append(label)
+        keys.append(tuple(sorted(blocks)))
+
     if max_degree >= 1:
         for k in range(n_per_l[0]):
-            deg1.append(offsets[0] + k)
-            labels.append(f"d1 (l0,k{k})")
-            groups.append(next(gid))
-    deg2: dict[int, list] = {l: [] for l in range(lmax + 1)}
+            add(r, 1, -1, (bi[(0, k)],), f"d1 (0,{k})")
+            r += 1
     if max_degree >= 2:
-        for l in range(lmax + 1):
-            for i in range(n_per_l[l]):
-                for j in range(i, n_per_l[l]):
-                    deg2[l].append((i, j))
-                    labels.append(f"d2 l{l} (k{i},k{j})")
-                    groups.append(next(gid))
-    deg3: dict[int, list] = {l: [] for l in range(lmax + 1)}
-    deg3_labels: dict[int, list] = {l: [] for l in range(lmax + 1)}
-    deg3_groups: dict[int, list] = {l: [] for l in range(lmax + 1)}
-    if max_degree >= 3:
-        for a, b, c in itertools.combinations_with_replacement(blocks, 3):
-            ls = (a[0], b[0], c[0])
-            if sum(ls) % 2 or not abs(a[0] - b[0]) <= c[0] <= a[0] + b[0]:
-                continue
-            L = c[0]
-            deg3[L].append((row(a, b, L), c[1]))
-            deg3_labels[L].append(f"d3 {a}{b}{c}")
-            deg3_groups[L].append(next(gid))
-    for L in range(lmax + 1):
-        labels += deg3_labels[L]
-        groups += deg3_groups[L]
-    deg4: dict[int, list] = {l: [] for l in range(lmax + 1)}
-    deg4_labels: dict[int, list] = {l: [] for l in range(lmax + 1)}
-    deg4_groups: dict[int, list] = {l: [] for l in range(lmax + 1)}
-    if max_degree >= 4:
-        for quad in itertools.combinations_with_replacement(blocks, 4):
-            if sum(q[0] for q in quad) % 2:
-                continue
-            g = next(gid)
-            a, b, c, d = quad
-            seen = set()
-            for (p1, p2), (p3, p4) in (
-                ((a, b), (c, d)),
-                ((a, c), (b, d)),
-                ((a, d), (b, c)),
-            ):
-                lo = max(abs(p1[0] - p2[0]), abs(p3[0] - p4[0]))
-                hi = min(p1[0] + p2[0], p3[0] + p4[0], lmax)
-                for L in range(lo, hi + 1):
-                    r1, r2 = sorted((row(p1, p2, L), row(p3, p4, L)))
-                    if (L, r1, r2) in seen:
-                        continue
-                    seen.add((L, r1, r2))
-                    deg4[L].append((r1, r2))
-                    deg4_labels[L].append(f"d4 ({p1}{p2})L{L}({p3}{p4})")
-                    deg4_groups[L].append(g)
-    for L in range(lmax + 1):
-        labels += deg4_labels[L]
-        groups += deg4_groups[L]
-
-    def arr(d):
-        return {L: np.asarray(v, dtype=np.int64).reshape(-1, 2) for L, v in d.items()}
-
+        for l, n in enumerate(n_per_l):
+            for i in range(n):
+                for j in range(n):
+                    if i <= j:
+                        add(r, 2, -1, (bi[(l, i)], bi[(l, j)]), f"d2 l{l} ({i},{j})")
+                    r += 1
+    for la, lb, L in p.deg3:
+        for ka in range(n_per_l[la]):
+            for kb in range(n_per_l[lb]):
+                for kc in range(n_per_l[L]):
+                    a, b, c = bi[(la, ka)], bi[(lb, kb)], bi[(L, kc)]
+                    if a <= b <= c:
+                        add(r, 3, L, (a, b, c), f"d3 ({la},{ka})({lb},{kb})({L},{kc})")
+                    r += 1
+    for L, rp, cp, rects in p.deg4:
+        xr = [q for a, b in rp for q in _pair_rows(a, b, n_per_l)]
+        yr = [q for a, b in cp for q in _pair_rows(a, b, n_per_l)]
+        for r0, r1, c0 in rects:
+            for la, ka, lb, kb in xr[r0:r1]:
+                a, b = bi[(la, ka)], bi[(lb, kb)]
+                ok_x = a <= b and not (a == b and L % 2)
+                for lc, kc, ld, kd in yr[c0:]:
+                    c, d = bi[(lc, kc)], bi[(ld, kd)]
+                    if ok_x and b <= c <= d and not (c == d and L % 2):
+                        add(
+                            r,
+                            4,
+                            L,
+                            (a, b, c, d),
+                            f"d4 (({la},{ka})({lb},{kb}))L{L}(({lc},{kc})({ld},{kd}))",
+                        )
+                    r += 1
+    assert r == p.size
+    _, groups = np.unique(
+        np.array([k + (-1,) * (4 - len(k)) for k in keys]).reshape(-1, 4),
+        axis=0,
+        return_inverse=True,
+    )
     return InvariantTables(
-        tuple(n_per_l),
-        np.asarray(deg1, dtype=np.int64),
-        arr(deg2),
-        arr(deg3),
-        arr(deg4),
+        n_per_l,
+        max_degree,
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(spec, dtype=np.int64).reshape(-1, 6),
         tuple(labels),
-        np.asarray(groups, dtype=np.int64),
+        np.asarray(groups, dtype=np.int64).reshape(-1),
     )

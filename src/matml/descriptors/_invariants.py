@@ -1,11 +1,19 @@
-"""Evaluate the invariants of :class:`InvariantTables` on batches of moment vectors.
+"""Evaluate :class:`InvariantTables` on batches of moment vectors.
 
-Everything is a dense contraction on fixed shapes, in a "batch last" layout so that every
-gather moves contiguous rows of the batch: per l the moments are [n_l, 2l+1, B]; the
-coupled pairs of each (l_a, l_b) are one matrix product of the constant stacked
-Clebsch-Gordan matrix with the outer product of the two blocks; degree 3 and 4 are
-gathers of rows of the coupled arrays followed by a sum over M. The same code runs on
-numpy arrays (used once, in float64, to select an independent set) and inside ``jax.jit``.
+Layout "batch last": per l the moments are [2l+1, n_l, B], so every operation below
+moves contiguous rows of the batch. The raw rows of :func:`plan` are computed with dense
+pieces only, no gathers (on the CPU, XLA runs gathers element by element, about ten
+times slower per multiply-add than a fused elementwise loop):
+
+* coupled pairs D_{la lb} [S, n_la, n_lb, B] (all L at once): first a matrix product of
+  the constant stacked Clebsch-Gordan matrix with block lb, then a sum over m_a of
+  outer products, unrolled (2 l_a + 1 terms, l_a <= l_b);
+* degree 2, 3 and 4: sums over m (or M) of outer products of rows, unrolled, so XLA
+  fuses each into one vectorised elementwise loop;
+* one final take of the selected rows.
+
+The same code runs on numpy arrays (used once, in float64, to select an independent
+set) and inside ``jax.jit``.
 """
 
 from __future__ import annotations
@@ -13,119 +21,133 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from matml.descriptors._coupling import InvariantTables, coupling_weights, pair_layout
+from matml.descriptors._coupling import InvariantTables, Plan, coupling_weights, plan
 
-__all__ = ["invariants", "coupled_pairs", "moment_blocks"]
+__all__ = ["invariants", "raw_invariants", "moment_blocks", "coupled_pairs"]
 
 
 def moment_blocks(c, n_per_l, xp=jnp):
-    """Split flat moments [B, K] into per-l blocks [n_l, 2l+1, B] (batch last)."""
+    """Split flat moments [B, K] (per l: k-major, then m) into [2l+1, n_l, B] blocks."""
     out, off = [], 0
     ct = c.T
     for l, n in enumerate(n_per_l):
         size = n * (2 * l + 1)
-        out.append(ct[off : off + size].reshape(n, 2 * l + 1, c.shape[0]))
+        out.append(xp.swapaxes(ct[off : off + size].reshape(n, 2 * l + 1, -1), 0, 1))
         off += size
     return out
 
 
-def coupled_pairs(blocks, n_per_l, needed, xp=jnp):
-    """D^L [2L+1, P_L, B] for each L in ``needed`` (rows P_L as in ``pair_layout``)."""
+def _outer_sum(x, y):
+    """sum_m x[m][:, None] * y[m][None, :] for x [M, P, B], y [M, Q, B] -> [P, Q, B]."""
+    out = x[0][:, None] * y[0][None, :]
+    for m in range(1, x.shape[0]):
+        out = out + x[m][:, None] * y[m][None, :]
+    return out
+
+
+def coupled_pairs(blocks, n_per_l, pairs, xp=jnp):
+    """D_{la lb} [S, n_la, n_lb, B] for each (la, lb) in ``pairs``, every allowed L.
+
+    The L of ``coupling_weights(la, lb, lmax)`` follow one another along S.
+    """
     lmax = len(n_per_l) - 1
-    B = blocks[0].shape[-1]
-    pieces: dict[int, list] = {L: [] for L in range(lmax + 1)}
-    for la in range(lmax + 1):
-        for lb in range(la, lmax + 1):
-            w, ls = coupling_weights(la, lb, lmax)
-            if not any(L in needed for L in ls):
-                continue
-            na, nb = n_per_l[la], n_per_l[lb]
-            wt = xp.asarray(w.reshape(-1, w.shape[-1]).T, dtype=blocks[la].dtype)
-            outer = xp.einsum("imb,jnb->mnijb", blocks[la], blocks[lb])
-            outer = outer.reshape(wt.shape[1], na * nb, B)
-            if la == lb and na > 1:  # keep ka <= kb only (as pair_layout)
-                iu = np.array([i * nb + j for i in range(na) for j in range(i, nb)])
-                outer = outer[:, _int32(iu)]
-            npair = outer.shape[1]
-            d = wt @ outer.reshape(wt.shape[1], npair * B)  # [sum_L (2L+1), ...]
-            d = d.reshape(-1, npair, B)
-            start = 0
-            for L in ls:
-                size = 2 * L + 1
-                if L in needed:
-                    pieces[L].append(d[start : start + size])
-                start += size
-    return {
-        L: xp.concatenate(pieces[L], axis=1) if len(pieces[L]) > 1 else pieces[L][0]
-        for L in needed
-    }
+    out = {}
+    for la, lb in pairs:
+        w, _ = coupling_weights(la, lb, lmax)
+        a, b = blocks[la], blocks[lb]
+        S, B = w.shape[-1], b.shape[-1]
+        nb = n_per_l[lb]
+        wt = xp.asarray(
+            np.transpose(w, (0, 2, 1)).reshape(-1, 2 * lb + 1), dtype=b.dtype
+        )
+        t = (wt @ b.reshape(2 * lb + 1, nb * B)).reshape(2 * la + 1, S, 1, nb, B)
+        d = a[0][None, :, None, :] * t[0]
+        for m in range(1, 2 * la + 1):
+            d = d + a[m][None, :, None, :] * t[m]
+        out[(la, lb)] = d
+    return out
+
+
+def _l_slice(n_per_l, la, lb, L):
+    ls = coupling_weights(la, lb, len(n_per_l) - 1)[1]
+    start = sum(2 * x + 1 for x in ls[: ls.index(L)])
+    return slice(start, start + 2 * L + 1)
+
+
+def raw_invariants(c, p: Plan, xp=jnp, keep=None):
+    """Raw rows of the plan ``p`` for moments ``c`` [B, K] -> [size, B].
+
+    With ``keep`` (sorted raw indices) only those rows, [len(keep), B]: each piece keeps
+    its own rows (whole, a slice or a small take), so no array of all raw rows is built.
+    """
+    npl = p.n_per_l
+    blocks = moment_blocks(c, npl, xp)
+    B = c.shape[0]
+    out = []
+    if p.max_degree >= 1:
+        out.append(blocks[0][0])
+    if p.max_degree >= 2:
+        for b in blocks:
+            out.append(_outer_sum(b, b).reshape(-1, B))
+    d = coupled_pairs(blocks, npl, p.pairs, xp)
+    for la, lb, L in p.deg3:
+        dl = d[(la, lb)][_l_slice(npl, la, lb, L)]  # [2L+1, na, nb, B]
+        x = dl.reshape(2 * L + 1, -1, B)
+        out.append(_outer_sum(x, blocks[L]).reshape(-1, B))
+    for L, rows, cols, rects in p.deg4:
+
+        def stack(ps, L=L):
+            parts = []
+            for a, b in ps:
+                dl = d[(a, b)][_l_slice(npl, a, b, L)]  # [2L+1, na, nb, B]
+                if a == b:  # (ka, kb) and (kb, ka) are the same coupling up to sign
+                    parts += [dl[:, k, k:] for k in range(npl[a])]
+                else:
+                    parts.append(dl.reshape(2 * L + 1, -1, B))
+            x = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1)
+            return _barrier(x, xp)
+
+        x, y = stack(rows), stack(cols)
+        for r0, r1, c0 in rects:
+            out.append(_outer_sum(x[:, r0:r1], y[:, c0:]).reshape(-1, B))
+    if keep is not None:
+        out = _select_rows(out, np.asarray(keep))
+    if not out:
+        return xp.zeros((0 if keep is None else len(keep), B), dtype=c.dtype)
+    return out[0] if len(out) == 1 else xp.concatenate(out, axis=0)
+
+
+def _select_rows(pieces, rows):
+    kept, start = [], 0
+    for piece in pieces:
+        n = piece.shape[0]
+        lo, hi = np.searchsorted(rows, [start, start + n])
+        idx = rows[lo:hi] - start
+        start += n
+        if len(idx) == 0:
+            continue
+        if len(idx) == n:
+            kept.append(piece)
+        elif idx[-1] - idx[0] + 1 == len(idx):
+            kept.append(piece[int(idx[0]) : int(idx[-1]) + 1])
+        else:
+            kept.append(piece[idx.astype(np.int32)])
+    return kept
+
+
+def _barrier(x, xp):
+    """Materialise ``x`` (keeps XLA from fusing a many-way concatenation into loops)."""
+    if xp is np:
+        return x
+    import jax
+
+    return jax.lax.optimization_barrier(x)
 
 
 def invariants(c, tables: InvariantTables, xp=jnp):
-    """All invariants of ``tables`` for moment vectors ``c`` [B, K] -> [B, F].
+    """The invariants of ``tables`` for moment vectors ``c`` [B, K] -> [B, F].
 
-    Output order: degree 1, degree 2 (by l), degree 3 (by L), degree 4 (by L), as
-    ``tables.labels``.
+    Output order: ``tables.labels`` (by degree).
     """
-    n_per_l = tables.n_per_l
-    blocks = moment_blocks(c, n_per_l, xp)
-    i32 = _int32
-    out = []
-    if len(tables.deg1):
-        out.append(c[:, i32(tables.deg1)])
-    for l, ij in tables.deg2.items():
-        if len(ij):
-            b = blocks[l]
-            out.append(xp.sum(b[i32(ij[:, 0])] * b[i32(ij[:, 1])], axis=1).T)
-    needed = {L for L, v in tables.deg3.items() if len(v)}
-    needed |= {L for L, v in tables.deg4.items() if len(v)}
-    if needed:
-        d = coupled_pairs(blocks, n_per_l, needed, xp)
-        for L, pk in tables.deg3.items():
-            if len(pk):
-                out.append(
-                    xp.sum(
-                        d[L][:, i32(pk[:, 0])]
-                        * blocks[L][i32(pk[:, 1])].swapaxes(0, 1),
-                        axis=0,
-                    ).T
-                )
-        for L, pq in tables.deg4.items():
-            if len(pq):
-                out.append(_degree4(d[L], pq, n_per_l, L, xp))
-    if not out:
-        return xp.zeros((c.shape[0], 0), dtype=c.dtype)
-    return xp.concatenate(out, axis=1)
-
-
-def _degree4(d, pq, n_per_l, L, xp):
-    """<D_p, D_q> for the pairs ``pq`` of rows of D^L [2L+1, P, B] -> [B, F].
-
-    Gram matrices of the rows used (a dense contraction, cheaper than gathering both
-    rows of every pair), one per parity of l_a + l_b: even invariants only couple rows
-    of equal parity, so two half-size Gram matrices suffice. Then pick the pairs.
-    """
-    rows = pair_layout(tuple(n_per_l))["rows"][L]
-    parity = np.array([(r[0] + r[2]) % 2 for r in rows])
-    out = np.empty(len(pq), dtype=np.int64)
-    pieces, offset = [], 0
-    for par in (0, 1):
-        sel = np.flatnonzero(parity[pq[:, 0]] == par)
-        if not len(sel):
-            continue
-        sub = pq[sel]
-        used, inv = np.unique(sub, return_inverse=True)
-        inv = inv.reshape(sub.shape)
-        u = len(used)
-        du = d[:, _int32(used)]
-        g = xp.einsum("mpb,mqb->bpq", du, du).reshape(du.shape[-1], u * u)
-        pieces.append(g[:, _int32(inv[:, 0] * u + inv[:, 1])])
-        out[sel] = offset + np.arange(len(sel))
-        offset += len(sel)
-    cat = xp.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
-    return cat[:, _int32(out)]  # back to the order of ``pq``
-
-
-def _int32(a):
-    """Constant index arrays as int32 (works whether or not x64 is enabled)."""
-    return np.asarray(a, dtype=np.int32)
+    p = plan(tables.n_per_l, tables.max_degree)
+    return raw_invariants(c, p, xp, keep=tables.rows).T

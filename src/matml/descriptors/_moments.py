@@ -1,7 +1,8 @@
 """Moments of every atomic environment at once, from edge vectors (pure jnp).
 
 One call turns the edges of a whole batch into moments [n_nodes, channels, K] with a
-``segment_sum`` over centre atoms: no Python loop over atoms, static shapes, jit-, vmap-
+``segment_sum`` over centre atoms (for Zernike moments, of the edges' monomials x^p y^q
+z^r, mapped to Zernike moments by one constant matrix per atom afterwards): no Python loop over atoms, static shapes, jit-, vmap-
 and grad-friendly. Padded edges (``edge_mask`` false) contribute exactly zero and have
 finite gradients.
 """
@@ -90,6 +91,17 @@ def environment_moments(
     r = safe_norm(vectors, edge_mask)
     w = edge_weights * cutoff_function(r, cutoff, cutoff_fn)
     w = jnp.where(edge_mask, w, 0.0)
+    seg = centres if n_channels == 1 else centres * n_channels + channels
+    if radial == "zernike":
+        # Zernike moments are linear in the geometric ones: sum the edges' monomials
+        # per atom first, then one matrix product per atom (not one per edge)
+        x = jnp.where(edge_mask[:, None], vectors / cutoff, 0.0)
+        mono = edge_monomials(x, max_order, sigma / cutoff)
+        m = jax.ops.segment_sum(
+            w[:, None] * mono, seg, num_segments=n_nodes * n_channels
+        )
+        chi = jnp.asarray(geometric_to_zernike(max_order), dtype=vectors.dtype)
+        return (m @ chi.T).reshape(n_nodes, n_channels, -1)
     f = edge_basis(
         vectors,
         edge_mask,
@@ -99,6 +111,5 @@ def environment_moments(
         density=density,
         sigma=sigma,
     )
-    seg = centres if n_channels == 1 else centres * n_channels + channels
     c = jax.ops.segment_sum(w[:, None] * f, seg, num_segments=n_nodes * n_channels)
     return c.reshape(n_nodes, n_channels, -1)

@@ -28,7 +28,7 @@ from matml.descriptors._invariants import invariants
 
 __all__ = ["independent_tables", "cache_dir"]
 
-_VERSION = "2"
+_VERSION = "3"
 
 
 def cache_dir() -> Path:
@@ -40,6 +40,8 @@ def cache_dir() -> Path:
 def _select(cand: InvariantTables, seed: int = 0, rtol: float = 1e-8) -> np.ndarray:
     n_per_l = cand.n_per_l
     K = sum(n * (2 * l + 1) for l, n in enumerate(n_per_l))
+    if cand.n_features == 0:
+        return np.zeros(0, dtype=bool)
     group_sizes = np.bincount(cand.groups)
     S = int(max(64, 2 * group_sizes.max()))
     rng = np.random.default_rng(seed)
@@ -73,11 +75,14 @@ def _key(n_per_l: tuple[int, ...], max_degree: int) -> str:
 
 
 def _save(path: Path, t: InvariantTables) -> None:
-    arrays = {"n_per_l": np.asarray(t.n_per_l), "deg1": t.deg1, "groups": t.groups}
-    for name in ("deg2", "deg3", "deg4"):
-        for L, v in getattr(t, name).items():
-            arrays[f"{name}_{L}"] = v
-    arrays["labels"] = np.asarray(t.labels)
+    arrays = {
+        "n_per_l": np.asarray(t.n_per_l),
+        "max_degree": np.asarray(t.max_degree),
+        "rows": t.rows,
+        "spec": t.spec,
+        "groups": t.groups,
+        "labels": np.asarray(t.labels),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)
@@ -86,18 +91,11 @@ def _save(path: Path, t: InvariantTables) -> None:
 
 def _load(path: Path) -> InvariantTables:
     with np.load(path) as z:
-        n_per_l = tuple(int(v) for v in z["n_per_l"])
-        lmax = len(n_per_l) - 1
-        degs = {
-            name: {L: z[f"{name}_{L}"].reshape(-1, 2) for L in range(lmax + 1)}
-            for name in ("deg2", "deg3", "deg4")
-        }
         return InvariantTables(
-            n_per_l,
-            z["deg1"],
-            degs["deg2"],
-            degs["deg3"],
-            degs["deg4"],
+            tuple(int(v) for v in z["n_per_l"]),
+            int(z["max_degree"]),
+            z["rows"],
+            z["spec"].reshape(-1, 6),
             tuple(str(s) for s in z["labels"]),
             z["groups"],
         )
