@@ -151,3 +151,38 @@ def test_every_invariant_equals_its_definition(order):
             else:
                 ref = couple(x, a, b, L) @ couple(x, cc, d, L)
             assert abs(value - ref) < 1e-12 * max(1.0, abs(ref)), t.labels[s]
+
+
+def test_order_seven_output_has_every_selected_feature():
+    npl = n_per_l(7)
+    t = independent_tables(npl, 4)
+    assert t.counts() == {1: 4, 2: 40, 3: 425, 4: 6207}
+    k = sum(n * (2 * l + 1) for l, n in enumerate(npl))
+    v = invariants(np.random.default_rng(0).normal(size=(2, k)), t, xp=np)
+    assert v.shape == (2, 6676)
+    assert np.all(np.abs(v).max(axis=0) > 0)
+
+
+def test_a_cache_file_of_another_layout_is_not_trusted(tmp_path, monkeypatch):
+    from matml.descriptors import _selection
+
+    monkeypatch.setenv("MATML_CACHE_DIR", str(tmp_path))
+    npl = n_per_l(2)
+    good = independent_tables.__wrapped__(npl, 4)
+    (path,) = (tmp_path / "descriptors").glob("*.npz")
+    stale = good.subset(np.ones(good.n_features, bool))
+    object.__setattr__(stale, "rows", stale.rows + 10_000)  # rows past the layout
+    _selection._save(path, stale)
+    again = independent_tables.__wrapped__(npl, 4)
+    np.testing.assert_array_equal(again.rows, good.rows)
+
+
+def test_memory_tuning_can_be_turned_off(monkeypatch):
+    from matml.descriptors._memory import reuse_freed_memory
+
+    monkeypatch.setenv("MATML_MALLOC_TUNING", "0")
+    assert reuse_freed_memory.__wrapped__() is False
+    monkeypatch.setenv("MATML_MALLOC_TUNING", "1")
+    import sys
+
+    assert reuse_freed_memory.__wrapped__() is (sys.platform == "linux")

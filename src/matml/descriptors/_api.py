@@ -11,6 +11,7 @@ import numpy as np
 from matml.descriptors._coupling import InvariantTables
 from matml.descriptors._cutoff import CUTOFFS
 from matml.descriptors._invariants import invariants
+from matml.descriptors._memory import reuse_freed_memory
 from matml.descriptors._moments import environment_moments
 from matml.descriptors._radial import RADIAL_BASES, n_per_l
 from matml.descriptors._selection import independent_tables
@@ -121,6 +122,7 @@ class MomentInvariants:
             self._species_weights = np.ones(n_sp)
         if self.density == "gaussian":
             geometric_to_zernike(self.max_order)  # build the constant outside any trace
+        reuse_freed_memory()  # big feature arrays: reuse memory, no page faults
         self._jit_graph = jax.jit(self.from_graph)
 
     # -- description --------------------------------------------------------------

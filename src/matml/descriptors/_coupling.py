@@ -57,8 +57,8 @@ class Plan:
             needed (S = sum of 2L+1 over the allowed L).
         deg3: (la, lb, L) pieces <D^L_{la lb}, c_L> -> rows (ka, kb, kc).
         deg4: (L, row pairs, column pairs, rectangles): X (Y) stacks the rows (ka, kb)
-            of D^L of the row (column) pairs; each rectangle (r0, r1, c0) gives the
-            rows <X_p, Y_q> for r0 <= p < r1, q >= c0.
+            of D^L of the row (column) pairs; each rectangle (r0, r1, c0, c1) gives the
+            rows <X_p, Y_q> for r0 <= p < r1, c0 <= q < c1.
         size: number of raw rows.
     """
 
@@ -74,12 +74,16 @@ def _allowed(la: int, lb: int, lmax: int) -> tuple[int, ...]:
     return coupling_weights(la, lb, lmax)[1]
 
 
-def _pair_rows(la, lb, n_per_l):
-    """Rows (la, ka, lb, kb) of D^L_{la lb} in the degree-4 stacks (ka <= kb if la = lb)."""
+def _pair_rows(la, lb, n_per_l, L=0):
+    """Rows (la, ka, lb, kb) of D^L_{la lb} in the degree-4 stacks.
+
+    ka <= kb if la = lb ((kb, ka) is the same coupling up to sign), and not ka = kb for
+    odd L (a block coupled with itself to odd L is zero).
+    """
     return [
         (la, ka, lb, kb)
         for ka in range(n_per_l[la])
-        for kb in range(ka if la == lb else 0, n_per_l[lb])
+        for kb in range(ka + (L % 2) if la == lb else 0, n_per_l[lb])
     ]
 
 
@@ -112,14 +116,17 @@ def plan(n_per_l: tuple[int, ...], max_degree: int) -> Plan:
                     (la, lb)
                     for la in range(lmax + 1)
                     for lb in range(la, lmax + 1)
-                    if (la + lb) % 2 == par and L in _allowed(la, lb, lmax)
+                    if (la + lb) % 2 == par
+                    and L in _allowed(la, lb, lmax)
+                    and _pair_rows(la, lb, n_per_l, L)
                 ]
                 if not ps:
                     continue
                 rows = tuple(sorted(ps, key=lambda q: (q[1], q[0])))
                 cols = tuple(sorted(ps))
-                width = [len(_pair_rows(a, b, n_per_l)) for a, b in rows]
-                cwidth = [len(_pair_rows(a, b, n_per_l)) for a, b in cols]
+                width = [len(_pair_rows(a, b, n_per_l, L)) for a, b in rows]
+                cwidth = [len(_pair_rows(a, b, n_per_l, L)) for a, b in cols]
+                ncol = sum(cwidth)
                 rects = []
                 for g in sorted({lb for _, lb in ps}):
                     r0 = sum(w for (_, b), w in zip(rows, width, strict=True) if b < g)
@@ -127,9 +134,15 @@ def plan(n_per_l: tuple[int, ...], max_degree: int) -> Plan:
                         w for (_, b), w in zip(rows, width, strict=True) if b == g
                     )
                     c0 = sum(w for (a, _), w in zip(cols, cwidth, strict=True) if a < g)
-                    if c0 < sum(cwidth):
-                        rects.append((r0, r1, c0))
-                        size += (r1 - r0) * (sum(cwidth) - c0)
+                    c1 = sum(
+                        w for (a, _), w in zip(cols, cwidth, strict=True) if a <= g
+                    )
+                    # columns with l_c = g (b <= c depends on k: some rows are dropped)
+                    # and with l_c > g (b < c always: every row is a candidate)
+                    for lo, hi in ((c0, c1), (c1, ncol)):
+                        if r1 > r0 and hi > lo:
+                            rects.append((r0, r1, lo, hi))
+                            size += (r1 - r0) * (hi - lo)
                 deg4.append((L, rows, cols, tuple(rects)))
                 pairs.update(ps)
     return Plan(
@@ -233,15 +246,14 @@ def candidate_tables(n_per_l: tuple[int, ...], max_degree: int) -> InvariantTabl
                         add(r, 3, L, (a, b, c), f"d3 ({la},{ka})({lb},{kb})({L},{kc})")
                     r += 1
     for L, rp, cp, rects in p.deg4:
-        xr = [q for a, b in rp for q in _pair_rows(a, b, n_per_l)]
-        yr = [q for a, b in cp for q in _pair_rows(a, b, n_per_l)]
-        for r0, r1, c0 in rects:
+        xr = [q for a, b in rp for q in _pair_rows(a, b, n_per_l, L)]
+        yr = [q for a, b in cp for q in _pair_rows(a, b, n_per_l, L)]
+        for r0, r1, c0, c1 in rects:
             for la, ka, lb, kb in xr[r0:r1]:
                 a, b = bi[(la, ka)], bi[(lb, kb)]
-                ok_x = a <= b and not (a == b and L % 2)
-                for lc, kc, ld, kd in yr[c0:]:
+                for lc, kc, ld, kd in yr[c0:c1]:
                     c, d = bi[(lc, kc)], bi[(ld, kd)]
-                    if ok_x and b <= c <= d and not (c == d and L % 2):
+                    if b <= c:
                         add(
                             r,
                             4,

@@ -100,16 +100,20 @@ def raw_invariants(c, p: Plan, xp=jnp, keep=None):
             parts = []
             for a, b in ps:
                 dl = d[(a, b)][_l_slice(npl, a, b, L)]  # [2L+1, na, nb, B]
-                if a == b:  # (ka, kb) and (kb, ka) are the same coupling up to sign
-                    parts += [dl[:, k, k:] for k in range(npl[a])]
+                if a == b:  # ka <= kb (and ka < kb for odd L), as _pair_rows
+                    parts += [
+                        dl[:, k, k + L % 2 :]
+                        for k in range(npl[a])
+                        if k + L % 2 < npl[a]
+                    ]
                 else:
                     parts.append(dl.reshape(2 * L + 1, -1, B))
             x = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1)
             return _barrier(x, xp)
 
         x, y = stack(rows), stack(cols)
-        for r0, r1, c0 in rects:
-            out.append(_outer_sum(x[:, r0:r1], y[:, c0:]).reshape(-1, B))
+        for r0, r1, c0, c1 in rects:
+            out.append(_outer_sum(x[:, r0:r1], y[:, c0:c1]).reshape(-1, B))
     if keep is not None:
         out = _select_rows(out, np.asarray(keep))
     if not out:

@@ -15,6 +15,7 @@ degree; it is kept in memory and written to ``$MATML_CACHE_DIR`` (default
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import cache
 from importlib import metadata
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import scipy.linalg
 
-from matml.descriptors._coupling import InvariantTables, candidate_tables
+from matml.descriptors._coupling import InvariantTables, candidate_tables, plan
 from matml.descriptors._invariants import invariants
 
 __all__ = ["independent_tables", "cache_dir"]
@@ -71,7 +72,12 @@ def _key(n_per_l: tuple[int, ...], max_degree: int) -> str:
         e3 = metadata.version("e3nn-jax")
     except metadata.PackageNotFoundError:  # pragma: no cover
         e3 = "unknown"
-    return f"inv_v{_VERSION}_e3nn{e3}_n{'-'.join(map(str, n_per_l))}_d{max_degree}"
+    # the raw layout is part of the key: a change of layout never reuses old rows
+    layout = hashlib.sha256(repr(plan(n_per_l, max_degree)).encode()).hexdigest()[:12]
+    return (
+        f"inv_v{_VERSION}_e3nn{e3}_n{'-'.join(map(str, n_per_l))}_d{max_degree}"
+        f"_{layout}"
+    )
 
 
 def _save(path: Path, t: InvariantTables) -> None:
@@ -109,7 +115,10 @@ def independent_tables(
     path = cache_dir() / f"{_key(n_per_l, max_degree)}.npz"
     if use_disk and path.exists():
         try:
-            return _load(path)
+            tables = _load(path)
+            size = plan(tuple(n_per_l), max_degree).size
+            if tables.n_per_l == tuple(n_per_l) and np.all(tables.rows < size):
+                return tables
         except Exception:  # a corrupt cache file is recomputed, never trusted
             pass
     cand = candidate_tables(n_per_l, max_degree)
