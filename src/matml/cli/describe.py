@@ -83,7 +83,7 @@ def describe(
         for start in track(starts, description="describing", transient=True):
             chunk = atoms_list[start : start + batch]
             tight = desc.graph(chunk)
-            n_node = _bucket(int(np.sum(tight.node_mask)) + 1, 64)
+            n_node = _bucket(int(np.sum(tight.node_mask)) + 1, desc.chunk_size)
             n_edge = _bucket(int(np.sum(tight.edge_mask)), 4096)
             try:
                 graph = desc.graph(

@@ -67,7 +67,7 @@ class MomentInvariants:
         sigma: float = 0.4,
         radial: str = "zernike",
         cutoff_fn: str = "cosine",
-        chunk_size: int = 64,
+        chunk_size: int = 96,
     ):
         def bad(msg, fld):
             raise ConfigError(msg, entry="MomentInvariants", field=fld)
