@@ -10,7 +10,7 @@ times slower per multiply-add than a fused elementwise loop):
   outer products, unrolled (2 l_a + 1 terms, l_a <= l_b);
 * degree 2, 3 and 4: sums over m (or M) of outer products of rows, unrolled, so XLA
   fuses each into one vectorised elementwise loop;
-* one final take of the selected rows.
+* each piece keeps its selected rows (whole, a slice, or a small take).
 
 The same code runs on numpy arrays (used once, in float64, to select an independent
 set) and inside ``jax.jit``.
@@ -21,7 +21,13 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from matml.descriptors._coupling import InvariantTables, Plan, coupling_weights, plan
+from matml.descriptors._coupling import (
+    InvariantTables,
+    Plan,
+    _pair_rows,
+    coupling_weights,
+    plan,
+)
 
 __all__ = ["invariants", "raw_invariants", "moment_blocks", "coupled_pairs"]
 
@@ -100,12 +106,11 @@ def raw_invariants(c, p: Plan, xp=jnp, keep=None):
             parts = []
             for a, b in ps:
                 dl = d[(a, b)][_l_slice(npl, a, b, L)]  # [2L+1, na, nb, B]
-                if a == b:  # ka <= kb (and ka < kb for odd L), as _pair_rows
-                    parts += [
-                        dl[:, k, k + L % 2 :]
-                        for k in range(npl[a])
-                        if k + L % 2 < npl[a]
-                    ]
+                if a == b:  # the rows of _pair_rows: per ka, a run of kb up to n
+                    first: dict[int, int] = {}
+                    for _, ka, _, kb in _pair_rows(a, b, npl, L):
+                        first.setdefault(ka, kb)
+                    parts += [dl[:, ka, kb:] for ka, kb in first.items()]
                 else:
                     parts.append(dl.reshape(2 * L + 1, -1, B))
             x = parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1)
