@@ -10,7 +10,8 @@ from ase.build import bulk
 from ase.calculators.test import calculate_numerical_forces, gradient_test
 from ase.filters import FrechetCellFilter
 
-from matml.calculator import MatmlCalculator, edge_bucket
+from matml.calculator import MatmlCalculator
+from matml.data import bucket
 from matml.errors import InputError
 from matml.potential import Potential, save
 from matml.testing import relative_error
@@ -101,9 +102,9 @@ def test_nve_md_keeps_energy_and_compiles_rarely(potential):
 
 
 def test_edge_buckets_are_coarse():
-    sizes = {edge_bucket(n) for n in range(3000, 3300)}
+    sizes = {bucket(n) for n in range(3000, 3300)}
     assert len(sizes) <= 2 and all(s >= 3000 for s in sizes)
-    assert edge_bucket(10) == 64
+    assert bucket(10) == 64
 
 
 def test_overlapping_atoms_at_inference(potential):

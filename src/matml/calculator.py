@@ -15,8 +15,6 @@ twice, not at every step.
 
 from __future__ import annotations
 
-import math
-
 import jax
 import numpy as np
 from ase.calculators.calculator import (
@@ -26,18 +24,10 @@ from ase.calculators.calculator import (
 )
 from flax import nnx
 
-from matml.data import Structure, collate, round_up
+from matml.data import NODE_MULTIPLE, Structure, bucket, collate, round_up
 from matml.errors import InputError
 
-__all__ = ["MatmlCalculator", "edge_bucket"]
-
-
-def edge_bucket(n_edge: int) -> int:
-    """Padded edge count: a multiple of 1/8 of the largest power of two below it."""
-    if n_edge <= 64:
-        return 64
-    step = max(64, 2 ** int(math.floor(math.log2(n_edge))) // 8)
-    return round_up(n_edge, step)
+__all__ = ["MatmlCalculator"]
 
 
 MIN_DISTANCE = 0.1  # Å: closer atoms are an input error, not a prediction
@@ -89,12 +79,12 @@ class MatmlCalculator(Calculator):
     def _padding(self, n_node: int, n_edge: int) -> tuple[int, int]:
         """Padded sizes, sticky: the previous ones are kept while the structure fits
         and would not shrink them by more than a third, so MD compiles rarely."""
-        nodes = round_up(n_node + 1, 8)
+        nodes = round_up(n_node + 1, NODE_MULTIPLE)
         last = getattr(self, "_last_padding", None)
         if last and last[0] == nodes and 1.5 * n_edge > last[1] >= n_edge:
             return last
         # 10 % headroom: neighbour counts fluctuate as atoms move
-        self._last_padding = (nodes, edge_bucket(int(1.1 * n_edge) + 1))
+        self._last_padding = (nodes, bucket(int(1.1 * n_edge) + 1))
         return self._last_padding
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):

@@ -17,11 +17,40 @@ from ase import Atoms
 from matml.data.dataset import Dataset, Structure
 from matml.data.graph import AtomsGraph
 
-__all__ = ["collate", "Buckets", "GraphLoader", "atoms_to_graph", "round_up"]
+__all__ = [
+    "collate",
+    "Buckets",
+    "GraphLoader",
+    "atoms_to_graph",
+    "round_up",
+    "bucket",
+    "NODE_MULTIPLE",
+    "EDGE_MULTIPLE",
+]
+
+# The padding rules, in one place: node counts round up to a multiple of 8 (with one
+# padding node at least), edge counts to a multiple of 64; sizes that move (an MD run,
+# a stream of files) go to coarse buckets of at most 1/8 of a power of two.
+NODE_MULTIPLE = 8
+EDGE_MULTIPLE = 64
 
 
 def round_up(n: int, multiple: int) -> int:
+    """Smallest multiple of ``multiple`` that is >= ``n`` (and >= ``multiple``)."""
     return int(math.ceil(max(n, 1) / multiple) * multiple)
+
+
+def bucket(n: int, minimum: int = EDGE_MULTIPLE) -> int:
+    """Coarse padded size for a count that moves: a multiple of 1/8 of the largest
+    power of two below ``n`` (so at most 12.5% padding), never below ``minimum``.
+
+    >>> [bucket(n) for n in (10, 100, 1000, 3000)]
+    [64, 128, 1024, 3072]
+    """
+    if n <= minimum:
+        return int(minimum)
+    step = max(minimum, 2 ** int(math.floor(math.log2(n))) // 8)
+    return round_up(n, step)
 
 
 def collate(
@@ -124,7 +153,10 @@ class Buckets:
             vals[-1] = max(vals[-1], round_up(hi, mult))
             return tuple(reversed(vals))
 
-        nodes, edges = series(lo_n, hi_n, 8), series(lo_e, hi_e, 64)
+        nodes, edges = (
+            series(lo_n, hi_n, NODE_MULTIPLE),
+            series(lo_e, hi_e, EDGE_MULTIPLE),
+        )
         m = min(len(nodes), len(edges))
         return cls(nodes[:m], edges[:m], int(n_graph))
 
@@ -135,7 +167,10 @@ class Buckets:
             if N > n_node and E >= n_edge:
                 best = (N, E)
         if best is None:  # bigger than planned: grow, at the price of a compile
-            best = (round_up(n_node + 1, 8), round_up(n_edge, 64))
+            best = (
+                round_up(n_node + 1, NODE_MULTIPLE),
+                round_up(n_edge, EDGE_MULTIPLE),
+            )
         return best
 
 
@@ -213,7 +248,7 @@ def atoms_to_graph(
     E = sum(s.n_edge for s in ds.structures)
     return collate(
         ds.structures,
-        n_node or round_up(N + 1, 8),
-        n_edge or round_up(E, 64),
+        n_node or round_up(N + 1, NODE_MULTIPLE),
+        n_edge or round_up(E, EDGE_MULTIPLE),
         n_graph or len(atoms_list) + 1,
     )
