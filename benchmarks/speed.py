@@ -123,17 +123,11 @@ def time_training(spec: dict, n_rep: int, batch: int, repeats: int, steps: int):
     # the step the trainer's fit() runs (same function, same padding rules)
     buckets = Buckets.for_dataset(ds, batch, cfg.n_buckets)
     graph = next(iter(GraphLoader(ds, batch, buckets=buckets))).to_jax(jnp.float32)
-    trainer._build(steps_per_epoch=100)
-    params, consts = trainer.params, trainer.consts
-    opt_state = trainer.tx.init(params)
-    ema = jax.tree_util.tree_map(jnp.array, params)
+    trainer.prepare(steps_per_epoch=100)
 
     def step(i):
-        nonlocal params, opt_state, ema
-        params, opt_state, ema, loss, _ = trainer._step_fn(
-            params, opt_state, ema, consts, graph, jnp.asarray(i)
-        )
-        loss.block_until_ready()
+        trainer.step(graph)
+        jax.block_until_ready(trainer.state)
 
     t0 = time.perf_counter()
     step(0)
@@ -169,7 +163,7 @@ def time_inference(spec: dict, n_rep: int, repeats: int, steps: int):
 
     from matml.calculator import MatmlCalculator
     from matml.data import Structure, collate
-    from matml.train.evaluate import predict_fn
+    from matml.potential import predict_fn
 
     pot = make_potential(spec, jnp.float32)
     atoms = si_cell(n_rep)
@@ -178,7 +172,7 @@ def time_inference(spec: dict, n_rep: int, repeats: int, steps: int):
     # bare: the graph the calculator builds (same padding), once, already on the device
     calculator = MatmlCalculator(pot, dtype=jnp.float32)
     s = Structure.from_atoms(atoms, pot.cutoff, pot.species)
-    n_node, n_edge = calculator._padding(s.n_node, s.n_edge)
+    n_node, n_edge = calculator.padded_sizes(s.n_node, s.n_edge)
     graph = collate([s], n_node, n_edge, 2).to_jax(jnp.float32)
     graphdef, state = nnx.split(pot)
     fn = predict_fn(graphdef, True)

@@ -9,9 +9,9 @@ from pathlib import Path
 import jax
 import pytest
 
-# float64 is available to every test (numerical checks need it); code under test picks
-# its dtypes explicitly, so training tests still run in float32.
-jax.config.update("jax_enable_x64", True)
+# No global float64: the default float32 path is what users run, so it is what the
+# tests run; float64 checks build float64 potentials, which run under
+# ``matml.potential.precision`` (thread-local), or use ``jax.enable_x64`` themselves.
 jax.config.update("jax_debug_nans", True)
 # Tests build many jitted closures of identical computations (one per Trainer, per
 # calculator): a compilation cache shared by them keeps the suite's compile time down.

@@ -12,7 +12,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json", "versions", "write_provenance"]
+__all__ = [
+    "atomic_path",
+    "remove_temporaries",
+    "write_json",
+    "versions",
+    "write_provenance",
+]
 
 
 @contextlib.contextmanager
@@ -35,6 +41,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files :func:`atomic_path` left in ``folder`` when its
+    process was killed mid-write; returns what was removed."""
+    removed = []
+    for p in Path(folder).glob(".*.tmp*"):
+        if p.is_file():
+            p.unlink()
+            removed.append(p)
+    return removed
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -26,27 +26,23 @@ from flax import nnx
 
 from matml.data import NODE_MULTIPLE, Structure, bucket, collate, round_up
 from matml.errors import InputError
+from matml.io.validate import check_pair_distances
+from matml.potential import predict_fn
 
 __all__ = ["MatmlCalculator"]
 
 
-MIN_DISTANCE = 0.1  # Å: closer atoms are an input error, not a prediction
-
-
 def _check_overlaps(s: Structure, where: str) -> None:
-    """Raise if two atoms (or an atom and an image) are closer than MIN_DISTANCE."""
-    if not s.n_edge:
-        return
+    """The input rule of :func:`matml.io.validate_structures` (no atoms closer than
+    ``MIN_DISTANCE``), on the neighbour list the calculator has already built."""
     d = s.positions[s.senders] - s.positions[s.receivers] + s.shifts @ s.cell
-    d2 = np.einsum("ij,ij->i", d, d)
-    k = int(np.argmin(d2))
-    if d2[k] < MIN_DISTANCE**2:
-        raise InputError(
-            f"atoms {s.receivers[k]} and {s.senders[k]} are {np.sqrt(d2[k]):.3g} Å "
-            f"apart (< {MIN_DISTANCE} Å)",
-            file=where,
-            field="positions",
-        )
+    check_pair_distances(
+        s.receivers,
+        s.senders,
+        s.shifts,
+        np.sqrt(np.einsum("ij,ij->i", d, d)),
+        lambda message, field: InputError(message, file=where, field=field),
+    )
 
 
 class MatmlCalculator(Calculator):
@@ -69,14 +65,12 @@ class MatmlCalculator(Calculator):
         else:
             self.model_path = None
         self.potential = model
-        self.dtype = dtype or model.scale[...].dtype
+        self.dtype = np.dtype(dtype or model.dtype)
         self._graphdef, self._state = nnx.split(model)
-        from matml.train.evaluate import predict_fn
-
-        self._fn = predict_fn(self._graphdef, True)
+        self._fn = predict_fn(self._graphdef, True, self.dtype)
         self.shapes_seen: set[tuple[int, int]] = set()
 
-    def _padding(self, n_node: int, n_edge: int) -> tuple[int, int]:
+    def padded_sizes(self, n_node: int, n_edge: int) -> tuple[int, int]:
         """Padded sizes, sticky: the previous ones are kept while the structure fits
         and would not shrink them by more than a third, so MD compiles rarely."""
         nodes = round_up(n_node + 1, NODE_MULTIPLE)
@@ -100,19 +94,12 @@ class MatmlCalculator(Calculator):
         where = f"atoms {atoms.get_chemical_formula()}"
         s = Structure.from_atoms(atoms, pot.cutoff, pot.species, file=where)
         _check_overlaps(s, where)
-        n_node, n_edge = self._padding(s.n_node, s.n_edge)
+        n_node, n_edge = self.padded_sizes(s.n_node, s.n_edge)
         self.shapes_seen.add((n_node, n_edge))
-        graph = collate([s], n_node, n_edge, 2)
         # numpy arrays go to the jitted call as they are (one transfer, no eager ops per
         # field), and the predictions come back in one transfer: at 64 atoms this halves
         # the time of a step (benchmarks/speed.py).
-        dtype = np.dtype(self.dtype)
-        graph = type(graph)(
-            *(
-                a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a
-                for a in graph
-            )
-        )
+        graph = collate([s], n_node, n_edge, 2).cast(self.dtype)
         pred = jax.device_get(self._fn(self._state, graph))
         n = s.n_node
         energy = float(pred.energy[0])

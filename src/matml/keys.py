@@ -14,6 +14,7 @@ ENERGY = "energy"  # atoms.info, float, eV (total energy of the cell)
 FORCES = "forces"  # atoms.arrays, [N, 3], eV/Å
 STRESS = "stress"  # atoms.info, [6] Voigt xx yy zz yz xz xy, eV/Å^3, ASE sign
 GROUP = "group"  # atoms.info, str: a label such as "AIMD-NVT", "Elastic", "Surface"
+WEIGHT = "weight"  # atoms.info, float >= 0: weight of the structure in the loss (1)
 
 # Default names of the reference values in extended XYZ files (as MACE does). Reading
 # ``energy``/``forces``/``stress`` directly would go through ASE's SinglePointCalculator.
@@ -25,3 +26,5 @@ KBAR_TO_EV_PER_A3 = 1.0 / 1602.1766208  # 1 eV/Å^3 = 160.21766208 GPa = 1602.17
 EV_PER_A3_TO_GPA = 160.21766208
 
 VOIGT_ORDER = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+# row and column indices of VOIGT_ORDER, to index [..., 3, 3] arrays: a[..., *VOIGT_INDEX]
+VOIGT_INDEX = (tuple(i for i, _ in VOIGT_ORDER), tuple(j for _, j in VOIGT_ORDER))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
-from matml.data import Structure, collate, round_up
+from matml.data import EDGE_MULTIPLE, NODE_MULTIPLE, Structure, collate, round_up
 
 __all__ = [
     "compute",
@@ -24,21 +24,22 @@ __all__ = [
 
 
 def compute(potential, atoms: Atoms, *, pad_nodes: int = 0, pad_edges: int = 0):
-    """Energy, forces [n,3], stress [3,3] and per-atom energies of one structure."""
-    import jax.numpy as jnp
+    """Energy, forces [n,3], stress [3,3] and per-atom energies of one structure, in
+    the potential's dtype, with ``pad_nodes`` / ``pad_edges`` extra padding."""
+    import jax
     from flax import nnx
 
-    from matml.train.evaluate import predict_fn
+    from matml.potential import predict_fn
 
     s = Structure.from_atoms(atoms, potential.cutoff, potential.species)
     graph = collate(
         [s],
-        round_up(s.n_node + 1, 8) + pad_nodes,
-        round_up(s.n_edge, 64) + pad_edges,
+        round_up(s.n_node + 1, NODE_MULTIPLE) + pad_nodes,
+        round_up(s.n_edge, EDGE_MULTIPLE) + pad_edges,
         2,
-    ).to_jax(jnp.float64)
+    ).cast(potential.dtype)
     graphdef, state = nnx.split(potential)
-    out = predict_fn(graphdef)(state, graph)
+    out = jax.device_get(predict_fn(graphdef, True, potential.dtype)(state, graph))
     n = len(atoms)
     return (
         float(out.energy[0]),

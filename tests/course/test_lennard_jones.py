@@ -7,6 +7,7 @@ parameters are used to test the registered "lj" model in eV and Å.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -29,6 +30,13 @@ from matml.course import (
 )
 from matml.potential import Potential
 from matml.testing import compute
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _x64():
+    """The course checks LJ to 1e-8: float64 throughout (thread-local)."""
+    with jax.enable_x64(True):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ invariances, periodic images, padding, through the ASE calculator too."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -25,7 +26,8 @@ def potential():
         "pair",
         ["Cu", "Ni"],
         cutoff=4.0,
-        model_config={"hidden": [16, 16], "embedding": 4, "seed": 3},
+        model_config={"hidden": [16, 16], "embedding": 4},
+        rngs=3,
         e0=[-3.0, -4.5],
         scale=0.7,
         shift=0.1,
@@ -113,12 +115,12 @@ def test_batched_equals_single(potential):
     from flax import nnx
 
     from matml.data import atoms_to_graph
-    from matml.train.evaluate import predict_fn
+    from matml.potential import predict_fn
 
     structures = [periodic_alloy(0), cluster(1), periodic_alloy(2)]
-    g = atoms_to_graph(structures, 4.0, ["Cu", "Ni"]).to_jax(jnp.float64)
+    g = atoms_to_graph(structures, 4.0, ["Cu", "Ni"]).cast(potential.dtype)
     graphdef, state = nnx.split(potential)
-    out = predict_fn(graphdef)(state, g)
+    out = jax.device_get(predict_fn(graphdef, True, potential.dtype)(state, g))
     start = 0
     for k, atoms in enumerate(structures):
         e, f, s, _ = compute(potential, atoms)

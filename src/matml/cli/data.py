@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from matml import keys
+from matml.io.validate import MIN_DISTANCE
 
 
 def register(app: typer.Typer) -> None:
@@ -78,7 +79,9 @@ def info(
     forces_key: str = typer.Option(keys.EXTXYZ_FORCES, help="Forces key (extxyz)."),
     stress_key: str = typer.Option(keys.EXTXYZ_STRESS, help="Stress key (extxyz)."),
     check: bool = typer.Option(
-        True, help="Validate: finite values, sane cells, no atoms closer than 0.1 Å."
+        True,
+        help=f"Validate: finite values, sane cells, no atoms closer than "
+        f"{MIN_DISTANCE} Å.",
     ),
 ) -> None:
     """Print counts, species, energy and force ranges of a structure file.
@@ -140,5 +143,5 @@ def info(
     if groups:
         lines.append("groups      " + ", ".join(f"{k} {v}" for k, v in groups.items()))
     if check:
-        lines.append("checked     ok (finite, cells, distances >= 0.1 Å)")
+        lines.append(f"checked     ok (finite, cells, distances >= {MIN_DISTANCE} Å)")
     typer.echo("\n".join(lines))

@@ -8,7 +8,8 @@ is ``phi(r) = 4 epsilon [(sigma/r)^12 - (sigma/r)^6]``: minimum ``-epsilon`` at
 The known global minimum of the 13-atom cluster (a Mackay icosahedron) is
 :data:`LJ13_MINIMUM` = -44.326801 epsilon (Cambridge Cluster Database).
 
-Float64 matters for a relaxation to 1e-6: enable ``jax_enable_x64`` first.
+Float64 matters for a relaxation to 1e-6: run it under ``jax.enable_x64(True)`` (a
+thread-local context) or ``matml.potential.precision("float64")``.
 """
 
 from __future__ import annotations
@@ -260,7 +261,8 @@ def rattled_structures(
             pos = pos0 + rng.normal(scale=amp, size=pos0.shape)
             if np.linalg.norm(pos[j] - pos[i], axis=1).min() < min_distance * sigma:
                 continue
-            e, g = fn(jnp.asarray(pos))
+            with jax.enable_x64(True):  # exact labels, whatever the caller's precision
+                e, g = jax.device_get(fn(jnp.asarray(pos)))
             atoms = Atoms([symbol] * n, pos)
             atoms.info[keys.ENERGY] = float(e)
             atoms.arrays[keys.FORCES] = -np.asarray(g, dtype=np.float64)

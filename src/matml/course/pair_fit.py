@@ -72,11 +72,12 @@ def fit_pair_network(
         "pair",
         species,
         cutoff,
-        {"hidden": list(hidden), "n_basis": n_basis, "seed": seed},
+        {"hidden": list(hidden), "n_basis": n_basis},
         e0=np.zeros(len(species)),
         scale=scale,
         shift=0.0,
         dtype=dtype,
+        rngs=seed,
     )
     config = TrainConfig(
         epochs=epochs,

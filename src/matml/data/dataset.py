@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
@@ -11,6 +11,7 @@ from ase import Atoms
 from matml import keys
 from matml.data.neighbors import neighbor_list
 from matml.errors import InputError
+from matml.io.validate import check_target
 
 __all__ = ["Structure", "Dataset", "species_index"]
 
@@ -102,7 +103,7 @@ class Structure:
             energy=None if energy is None else float(energy),
             forces=None if forces is None else np.asarray(forces, dtype=np.float64),
             stress=stress,
-            weight=float(atoms.info.get("weight", 1.0)),
+            weight=float(atoms.info.get(keys.WEIGHT, 1.0)),
         )
 
 
@@ -113,8 +114,7 @@ class Dataset:
     structures: list[Structure]
     cutoff: float
     species: tuple[str, ...]
-    name: str | None = None
-    atoms: list[Atoms] | None = field(default=None, repr=False)
+    name: str | None = None  # where the structures came from, named in errors
 
     @classmethod
     def from_atoms(
@@ -138,7 +138,7 @@ class Dataset:
         structures = [
             Structure.from_atoms(a, cutoff, species, file=name, entry=i) for i, a in it
         ]
-        return cls(structures, float(cutoff), species, name, list(atoms_list))
+        return cls(structures, float(cutoff), species, name)
 
     def __len__(self) -> int:
         return len(self.structures)
@@ -151,7 +151,6 @@ class Dataset:
                 self.cutoff,
                 self.species,
                 self.name,
-                None if self.atoms is None else [self.atoms[i] for i in idx],
             )
         return self.structures[index]
 
@@ -165,31 +164,13 @@ class Dataset:
         return self[np.sort(perm[n_out:])], self[np.sort(perm[:n_out])]
 
     def require(self, *, forces: bool = False, energy: bool = True) -> None:
-        """Raise if a structure lacks a target that the loss needs."""
+        """Raise if a structure lacks a target that the loss needs, or holds a bad one
+        (the rule of :func:`matml.io.validate.check_target`)."""
         for i, s in enumerate(self.structures):
-            if energy and s.energy is None:
-                raise InputError(
-                    "has no reference energy", file=self.name, entry=i, field="energy"
-                )
-            if forces and s.forces is None:
-                raise InputError(
-                    "has no reference forces but the loss has a forces weight",
-                    file=self.name,
-                    entry=i,
-                    field="forces",
-                )
-            for fname, value in (("energy", s.energy), ("forces", s.forces)):
-                if value is not None and not np.all(np.isfinite(value)):
-                    raise InputError(
-                        "is not finite (NaN or Inf)",
-                        file=self.name,
-                        entry=i,
-                        field=fname,
-                    )
-            if s.stress is not None and not np.all(np.isfinite(s.stress)):
-                raise InputError(
-                    "is not finite (NaN or Inf)",
-                    file=self.name,
-                    entry=i,
-                    field="stress",
-                )
+
+            def err(message, field, i=i):
+                return InputError(message, file=self.name, entry=i, field=field)
+
+            check_target(keys.ENERGY, s.energy, (), energy, err)
+            check_target(keys.FORCES, s.forces, (s.n_node, 3), forces, err)
+            check_target(keys.STRESS, s.stress, (3, 3), False, err)

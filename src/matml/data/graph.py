@@ -65,17 +65,33 @@ class AtomsGraph(NamedTuple):
         """Graph index of each edge [E]."""
         return self.node_graph[self.receivers]
 
+    def cast(self, dtype) -> AtomsGraph:
+        """Floating fields in ``dtype``: numpy arrays are cast on the host (so that the
+        graph then goes to the device in one transfer); device arrays already in
+        ``dtype`` are kept where they are."""
+        dtype = np.dtype(dtype)
+
+        def one(a):
+            if isinstance(a, jax.Array):
+                if jnp.issubdtype(a.dtype, jnp.floating) and a.dtype != dtype:
+                    return np.asarray(a).astype(dtype)
+                return a
+            a = np.asarray(a)
+            if np.issubdtype(a.dtype, np.floating):
+                return a.astype(dtype, copy=False)
+            return a
+
+        return AtomsGraph(*map(one, self))
+
     def to_jax(self, dtype=None) -> AtomsGraph:
-        """Device arrays; floating fields cast to ``dtype`` (default: JAX's float)."""
+        """Device arrays, in one transfer; floating fields cast to ``dtype`` (default:
+        JAX's float). A float64 graph must be used under ``matml.potential.precision``.
+        """
         dtype = dtype or jnp.asarray(0.0).dtype
-        out = {}
-        for name, value in self._asdict().items():
-            arr = np.asarray(value)
-            if np.issubdtype(arr.dtype, np.floating):
-                out[name] = jnp.asarray(arr, dtype=dtype)
-            else:
-                out[name] = jnp.asarray(arr)
-        return AtomsGraph(**out)
+        if np.dtype(dtype) == np.float64 and not jax.config.jax_enable_x64:
+            with jax.enable_x64(True):
+                return jax.device_put(self.cast(dtype))
+        return jax.device_put(self.cast(dtype))
 
 
 def edge_vectors(

@@ -15,7 +15,17 @@ from ase import Atoms
 from matml import keys
 from matml.errors import InputError
 
-__all__ = ["validate_structures", "TARGETS"]
+__all__ = [
+    "validate_structures",
+    "check_cell",
+    "check_target",
+    "check_pair_distances",
+    "TARGETS",
+    "MIN_DISTANCE",
+]
+
+MIN_DISTANCE = 0.1
+"""Å: atoms closer than this are an input error everywhere (reading, the calculator)."""
 
 TARGETS = (keys.ENERGY, keys.FORCES, keys.STRESS)
 """The reference values a structure may carry (and ``require`` may name)."""
@@ -30,30 +40,54 @@ def _target(atoms: Atoms, name: str):
     return store.get(name)
 
 
+def check_target(name: str, value, shape: tuple, required: bool, err) -> None:
+    """The one rule for a reference value: present if ``required``, numeric, of
+    ``shape``, finite. ``err(message, field)`` makes the exception to raise."""
+    if value is None:
+        if required:
+            where = f'atoms.{_EXPECTED[name]}["{name}"]'
+            raise err(f"missing, but required ({where})", name)
+        return
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise err(f"not numeric: {value!r}", name) from None
+    if arr.shape != tuple(shape):
+        raise err(f"has shape {arr.shape}, expected {tuple(shape)}", name)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        kind = "NaN" if np.isnan(arr).any() else "Inf"
+        where = "" if arr.ndim == 0 else f" (at {np.argwhere(bad)[0].tolist()})"
+        raise err(f"{kind} value{where}", name)
+
+
+def check_pair_distances(i, j, shift, d, err, min_distance: float = MIN_DISTANCE):
+    """Raise ``err(..., "positions")`` if the shortest distance ``d`` (pairs ``i``,
+    ``j``, ``j`` in the periodic image ``shift``) is below ``min_distance``."""
+    if len(d) == 0:
+        return
+    k = int(np.argmin(d))
+    if d[k] >= min_distance:
+        return
+    a, b = int(i[k]), int(j[k])
+    what = (
+        f"atoms {a} and {b}"
+        if not np.any(shift[k])
+        else f"atom {a} and the periodic image {np.asarray(shift[k]).tolist()} of atom {b}"
+    )
+    raise err(f"{what} are {d[k]:.3g} Å apart (< {min_distance} Å)", "positions")
+
+
 def _check_targets(atoms: Atoms, require, err) -> None:
     n = len(atoms)
     shapes = {keys.ENERGY: (), keys.FORCES: (n, 3), keys.STRESS: (6,)}
     for name in TARGETS:
-        value = _target(atoms, name)
-        if value is None:
-            if name in require:
-                where = f'atoms.{_EXPECTED[name]}["{name}"]'
-                raise err(f"missing, but required ({where})", name)
-            continue
-        try:
-            arr = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise err(f"not numeric: {value!r}", name) from None
-        if arr.shape != shapes[name]:
-            raise err(f"has shape {arr.shape}, expected {shapes[name]}", name)
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            kind = "NaN" if np.isnan(arr).any() else "Inf"
-            where = "" if arr.ndim == 0 else f" (at {np.argwhere(bad)[0].tolist()})"
-            raise err(f"{kind} value{where}", name)
+        check_target(name, _target(atoms, name), shapes[name], name in require, err)
 
 
-def check_cell(atoms: Atoms, min_distance: float = 0.1, *, file=None, entry=None):
+def check_cell(
+    atoms: Atoms, min_distance: float = MIN_DISTANCE, *, file=None, entry=None
+):
     """Raise :class:`InputError` if a periodic cell is singular or thinner than
     ``min_distance`` along a periodic axis (open axes may have any cell vector)."""
 
@@ -99,7 +133,7 @@ def validate_structures(
     *,
     file: str | os.PathLike | None = None,
     require: Sequence[str] = (keys.ENERGY, keys.FORCES),
-    min_distance: float = 0.1,
+    min_distance: float = MIN_DISTANCE,
 ) -> Sequence[Atoms]:
     """Check a list of structures; raise on the first problem, else return the list.
 
@@ -165,16 +199,5 @@ def validate_structures(
         i, j, shift, d = neighbours.compute(
             pos, box, [bool(p) for p in atoms.pbc], "ijSd"
         )
-        close = d < min_distance
-        if close.any():
-            k = int(np.argmin(d))
-            a, b = int(i[k]), int(j[k])
-            what = (
-                f"atoms {a} and {b}"
-                if not shift[k].any()
-                else f"atom {a} and the periodic image {shift[k].tolist()} of atom {b}"
-            )
-            raise err(
-                f"{what} are {d[k]:.3g} Å apart (< {min_distance} Å)", "positions"
-            )
+        check_pair_distances(i, j, shift, d, err, min_distance)
     return atoms_list

@@ -38,7 +38,7 @@ class LennardJonesModel(nnx.Module):
         epsilon: depth of the well.
         sigma: distance where ``phi`` crosses zero.
         shift: subtract ``phi(cutoff)`` so the energy is continuous at the cutoff.
-        seed, dtype: accepted for a uniform model interface; unused.
+        dtype, rngs: accepted for a uniform model interface; unused.
     """
 
     name = "lj"
@@ -51,8 +51,8 @@ class LennardJonesModel(nnx.Module):
         epsilon: float = 1.0,
         sigma: float = 1.0,
         shift: bool = True,
-        seed: int = 0,
         dtype=None,
+        rngs=None,
     ):
         self.cutoff = float(cutoff)
         self.epsilon = float(epsilon)

@@ -31,7 +31,7 @@ class PairNetwork(nnx.Module):
         n_basis: number of Bessel functions expanding the distance.
         species_dim: width of the learned species embedding.
         embedding: number of EAM density channels (0: a pure pair potential).
-        seed: initial weights.
+        rngs: initial weights (``nnx.Rngs``; default seed 0).
     """
 
     name = "pair"
@@ -46,10 +46,10 @@ class PairNetwork(nnx.Module):
         species_dim: int = 8,
         embedding: int = 0,
         activation: str = "silu",
-        seed: int = 0,
         dtype=None,
+        rngs: nnx.Rngs | None = None,
     ):
-        rngs = nnx.Rngs(seed)
+        rngs = rngs if rngs is not None else nnx.Rngs(0)
         self.cutoff = float(cutoff)
         self.n_basis = int(n_basis)
         self.n_species = len(species)

@@ -17,6 +17,7 @@ from flax import nnx
 
 from matml.data.graph import AtomsGraph, edge_vectors
 from matml.models import build_model
+from matml.potential.compiled import precision
 
 __all__ = ["Potential", "Constant"]
 
@@ -35,6 +36,11 @@ class Potential(nnx.Module):
         model_config: keyword arguments of the model (besides species and cutoff).
         e0: per-species reference energies, eV (defaults to zeros).
         scale, shift: energy normalisation, eV per atom.
+        dtype: float dtype of weights and constants (float64 needs no global flag:
+            the arrays are made under :func:`~matml.potential.precision`).
+        rngs: initial weights (an ``nnx.Rngs``, or an integer seed); not part of the
+            static configuration, so potentials differing only in it share compiled
+            functions.
     """
 
     def __init__(
@@ -48,24 +54,40 @@ class Potential(nnx.Module):
         scale: float = 1.0,
         shift: float = 0.0,
         dtype=None,
+        rngs: nnx.Rngs | int = 0,
     ):
+        dtype = jnp.dtype(dtype or jnp.float32)
+        with precision(dtype):
+            self._build(
+                model, species, cutoff, model_config, e0, scale, shift, dtype, rngs
+            )
+
+    def _build(
+        self, model, species, cutoff, model_config, e0, scale, shift, dtype, rngs
+    ):
+        if isinstance(rngs, int):
+            rngs = nnx.Rngs(rngs)
         self.model_name = model
         self.species = tuple(species)
         self.cutoff = float(cutoff)
         # static attributes must be hashable (they end up in the nnx GraphDef)
         self._model_config = json.dumps(dict(model_config or {}), sort_keys=True)
-        dtype = dtype or jnp.float32
         self.model = build_model(
             model,
             species=self.species,
             cutoff=self.cutoff,
             dtype=dtype,
+            rngs=rngs,
             **self.model_config,
         )
         e0 = jnp.zeros(len(self.species)) if e0 is None else jnp.asarray(e0)
         self.e0 = Constant(e0.astype(dtype))
         self.scale = Constant(jnp.asarray(scale, dtype))
         self.shift = Constant(jnp.asarray(shift, dtype))
+
+    @property
+    def dtype(self):
+        return self.scale[...].dtype
 
     @property
     def model_config(self) -> dict:

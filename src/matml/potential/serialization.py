@@ -13,18 +13,19 @@ import struct
 from importlib import metadata
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx, serialization
 
 from matml._files import atomic_path
 from matml.errors import InputError
+from matml.potential.compiled import precision
 from matml.potential.potential import Potential
 
 __all__ = ["save", "load", "read_header"]
 
 MAGIC = b"MATMLv1\n"
+FORMAT_VERSION = 1  # of the header and weights layout; load refuses newer files
 
 
 def save(potential: Potential, path, extra: dict | None = None) -> Path:
@@ -35,7 +36,7 @@ def save(potential: Potential, path, extra: dict | None = None) -> Path:
     dtype = str(np.asarray(potential.scale[...]).dtype)
     header = {
         "format": "matml-model",
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "matml_version": _version(),
         **potential.describe(),
         "dtype": dtype,
@@ -60,23 +61,26 @@ def read_header(path) -> dict:
 def load(path) -> Potential:
     """Rebuild a saved potential; it predicts exactly as the one that was saved."""
     header, weights = _read(path, weights=True)
-    if header.get("dtype") == "float64" and not jax.config.jax_enable_x64:
-        # a float64 model must run in float64 to predict as it did when saved
-        jax.config.update("jax_enable_x64", True)
     dtype = jnp.dtype(header.get("dtype", "float32"))
-    try:
-        potential = Potential(
-            header["model"],
-            header["species"],
-            header["cutoff"],
-            header.get("model_config", {}),
-            dtype=dtype,
-        )
-        state = nnx.state(potential)
-        nnx.replace_by_pure_dict(state, _to_jnp(weights, dtype))
-        nnx.update(potential, state)
-    except (KeyError, ValueError, TypeError) as err:
-        raise InputError(f"weights do not fit the model: {err}", file=path) from None
+    config = dict(header.get("model_config", {}))
+    config.pop("seed", None)  # files of matml <= 0.1 kept the weights' seed here
+    # a float64 model predicts in float64 (thread-locally, see matml.potential.precision)
+    with precision(dtype):
+        try:
+            potential = Potential(
+                header["model"],
+                header["species"],
+                header["cutoff"],
+                config,
+                dtype=dtype,
+            )
+            state = nnx.state(potential)
+            nnx.replace_by_pure_dict(state, _to_jnp(weights))
+            nnx.update(potential, state)
+        except (KeyError, ValueError, TypeError) as err:
+            raise InputError(
+                f"weights do not fit the model: {err}", file=path
+            ) from None
     return potential
 
 
@@ -93,6 +97,15 @@ def _read(path, weights: bool):
             header = json.loads(fh.read(n).decode())
         except (struct.error, ValueError) as err:
             raise InputError(f"corrupt header: {err}", file=path) from None
+        version = header.get("format_version", 1) if isinstance(header, dict) else None
+        if not isinstance(version, int):
+            raise InputError("corrupt header: no integer format_version", file=path)
+        if version > FORMAT_VERSION:
+            raise InputError(
+                f"model format version {version} is newer than this matml reads "
+                f"({FORMAT_VERSION}): upgrade matml",
+                file=path,
+            )
         state = None
         if weights:
             try:
@@ -115,11 +128,10 @@ def _to_numpy(tree):
     return np.asarray(tree)
 
 
-def _to_jnp(tree, dtype):
+def _to_jnp(tree):
     if isinstance(tree, dict):
-        return {_key(k): _to_jnp(v, dtype) for k, v in tree.items()}
-    arr = np.asarray(tree)
-    return jnp.asarray(arr)
+        return {_key(k): _to_jnp(v) for k, v in tree.items()}
+    return jnp.asarray(np.asarray(tree))
 
 
 def _key(k):

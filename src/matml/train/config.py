@@ -2,7 +2,7 @@
 
 A config file has four sections (all optional but ``data.train``)::
 
-    seed: 0
+    seed: 0                 # initial weights and shuffling (data.split_seed: the split)
     dtype: float32          # or float64
     data:  {train: FILE, test: FILE, valid_fraction: 0.1, ...}
     model: {name: pair, cutoff: 5.0, hidden: [64, 64], ...}   # the rest goes to the model
@@ -31,6 +31,7 @@ class DataConfig:
     stress_key: str | None = None
     data_dir: str | None = None  # local copy of the mlearn data
     valid_fraction: float = 0.1
+    split_seed: int = 0  # of the validation split; the top-level seed is the weights'
 
 
 @dataclass
@@ -194,7 +195,15 @@ def _check_model(model: ModelConfig, file) -> None:
             field="model.name",
         )
     params = inspect.signature(MODELS[model.name].__init__).parameters
-    known = {p for p in params if p not in ("self", "species", "cutoff", "dtype")}
+    known = {
+        p for p in params if p not in ("self", "species", "cutoff", "dtype", "rngs")
+    }
+    if "seed" in model.options:
+        raise ConfigError(
+            "the weights' seed is the top-level key 'seed', not a model option",
+            file=file,
+            field="model.seed",
+        )
     for k in model.options:
         if k not in known:
             raise ConfigError(

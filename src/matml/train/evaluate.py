@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import jax
 import numpy as np
 from flax import nnx
 
 from matml.data import Dataset, GraphLoader
-from matml.potential import Potential, predict
+from matml.keys import VOIGT_INDEX
+from matml.potential import Potential, precision, predict_fn
 from matml.train.loss import error_sums, metrics_from_sums
 
-__all__ = ["Evaluation", "evaluate", "predict_fn"]
-
-
-@lru_cache(maxsize=16)
-def predict_fn(graphdef, stress: bool = True):
-    """A jitted ``(state, graph) -> Predictions`` for one model architecture."""
-
-    def fn(state, graph):
-        return predict(nnx.merge(graphdef, state), graph, stress=stress)
-
-    return jax.jit(fn)
+__all__ = ["Evaluation", "evaluate"]
 
 
 @dataclass
@@ -41,17 +31,22 @@ def evaluate(
     potential: Potential, dataset: Dataset, batch_size: int = 8, dtype=None
 ) -> Evaluation:
     """Energy, force and stress errors of ``potential`` on ``dataset``."""
-    dtype = dtype or potential.scale[...].dtype
+    dtype = dtype or potential.dtype
+    with precision(dtype):
+        return _evaluate(potential, dataset, batch_size, dtype)
+
+
+def _evaluate(potential, dataset, batch_size, dtype) -> Evaluation:
     graphdef, state = nnx.split(potential)
     fn = predict_fn(graphdef)
     sums: dict = {}
     e_ref, e_pred, f_ref, f_pred, s_ref, s_pred = [], [], [], [], [], []
-    voigt = (np.array([0, 1, 2, 1, 0, 0]), np.array([0, 1, 2, 2, 2, 1]))
     for graph in GraphLoader(dataset, batch_size):
         g = graph.to_jax(dtype)
         pred = fn(state, g)
-        for k, v in error_sums(pred, g).items():
+        for k, v in jax.device_get(error_sums(pred, g)).items():
             sums[k] = sums.get(k, 0.0) + float(v)
+        pred = jax.device_get(pred)
         gm = graph.graph_mask
         n = graph.n_node[gm]
         e_ref.append(graph.energy[gm] / n)
@@ -60,8 +55,8 @@ def evaluate(
         f_ref.append(graph.forces[fm])
         f_pred.append(np.asarray(pred.forces)[fm])
         sm = graph.has_stress & gm
-        s_ref.append(graph.stress[sm][:, voigt[0], voigt[1]])
-        s_pred.append(np.asarray(pred.stress)[sm][:, voigt[0], voigt[1]])
+        s_ref.append(graph.stress[sm][:, *VOIGT_INDEX])
+        s_pred.append(np.asarray(pred.stress)[sm][:, *VOIGT_INDEX])
     cat = np.concatenate
     return Evaluation(
         metrics_from_sums(sums),

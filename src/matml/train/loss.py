@@ -12,7 +12,16 @@ import jax.numpy as jnp
 from matml.data.graph import AtomsGraph
 from matml.potential.autodiff import Predictions
 
-__all__ = ["loss_terms", "error_sums", "metrics_from_sums"]
+__all__ = [
+    "loss_terms",
+    "weighted_loss",
+    "error_sums",
+    "metrics_from_sums",
+    "zero_sums",
+]
+
+TERMS = ("energy", "forces", "stress")
+ERROR_KEYS = tuple(f"{k}_{m}" for k in "efs" for m in ("sq", "abs", "n"))
 
 
 def _masks(graph: AtomsGraph):
@@ -24,16 +33,32 @@ def _masks(graph: AtomsGraph):
     return n, g, f_node, s_graph
 
 
-def loss_terms(pred: Predictions, graph: AtomsGraph) -> dict[str, jax.Array]:
-    """Mean squared errors: energy per atom, force components, stress components."""
+def loss_terms(
+    pred: Predictions, graph: AtomsGraph
+) -> dict[str, tuple[jax.Array, jax.Array]]:
+    """Weighted squared errors as ``(sum, count)`` pairs: energy per atom, force
+    components, stress components. Sums and counts add exactly over batches and
+    devices; :func:`weighted_loss` turns them into the mean squared errors."""
     n, g, f_node, s_graph = _masks(graph)
     de = (pred.energy - graph.energy) / n
-    e = jnp.sum(g * de**2) / jnp.maximum(jnp.sum(g), 1e-12)
     df = jnp.sum((pred.forces - graph.forces) ** 2, axis=1)
-    f = jnp.sum(f_node * df) / jnp.maximum(3 * jnp.sum(f_node), 1e-12)
     ds = jnp.sum((pred.stress - graph.stress) ** 2, axis=(1, 2))
-    s = jnp.sum(s_graph * ds) / jnp.maximum(9 * jnp.sum(s_graph), 1e-12)
-    return {"energy": e, "forces": f, "stress": s}
+    return {
+        "energy": (jnp.sum(g * de**2), jnp.sum(g)),
+        "forces": (jnp.sum(f_node * df), 3 * jnp.sum(f_node)),
+        "stress": (jnp.sum(s_graph * ds), 9 * jnp.sum(s_graph)),
+    }
+
+
+def weighted_loss(terms: dict, weights: dict[str, float]) -> jax.Array:
+    """``sum_k weights[k] * sum_k / count_k`` over the terms of :func:`loss_terms`
+    (or their sums over batches); a term with no data counts zero."""
+    total = 0.0
+    for k, w in weights.items():
+        if w:
+            s, c = terms[k]
+            total = total + w * s / jnp.maximum(c, 1e-12)
+    return total
 
 
 def error_sums(pred: Predictions, graph: AtomsGraph) -> dict[str, jax.Array]:
@@ -74,3 +99,13 @@ def metrics_from_sums(sums: dict) -> dict[str, float]:
         out[f"{name}_rmse"] = factor * (float(sums[f"{key}_sq"]) / count) ** 0.5
         out[f"{name}_mae"] = factor * float(sums[f"{key}_abs"]) / count
     return out
+
+
+def zero_sums(dtype) -> dict:
+    """Zeros shaped like ``{"terms": loss_terms(...), "errors": error_sums(...)}``:
+    the start of running sums over batches."""
+    z = jnp.zeros((), dtype)
+    return {
+        "terms": {k: (z, z) for k in TERMS},
+        "errors": {k: z for k in ERROR_KEYS},
+    }

@@ -15,7 +15,7 @@ import numpy as np
 
 from matml import keys
 from matml._files import atomic_path, write_json, write_provenance
-from matml.errors import ConfigError, InputError
+from matml.errors import ConfigError, InputError, MatmlError
 from matml.train.config import RunConfig, from_dict
 
 __all__ = ["read_source", "train_from_config"]
@@ -78,14 +78,39 @@ def train_from_config(
 
     ``train_atoms`` / ``test_atoms`` may be given directly instead of files.
     """
-    import jax
-    import yaml
+    from matml.potential import precision
 
     if isinstance(cfg, dict):
         cfg = from_dict(cfg)
-    if cfg.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    out_dir = Path(out_dir)
+    fresh = not out_dir.exists()
+    before = set() if fresh else set(out_dir.iterdir())
+    try:
+        with precision(cfg.dtype):  # float64 runs thread-locally, not process-wide
+            return _train(cfg, out_dir, resume, progress, train_atoms, test_atoms)
+    except MatmlError:
+        # a run that failed (bad input, divergence) leaves nothing half-made behind;
+        # an interrupted one keeps its checkpoint, to be resumed
+        if not resume:
+            _remove_new(out_dir, before, fresh)
+        raise
+
+
+def _remove_new(out_dir: Path, before: set, fresh: bool) -> None:
+    """Delete what a failed run wrote into ``out_dir`` (the folder too, if it made it)."""
+    import shutil
+
+    if not out_dir.is_dir():
+        return
+    for p in set(out_dir.iterdir()) - before:
+        shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    if fresh and not any(out_dir.iterdir()):
+        out_dir.rmdir()
+
+
+def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_atoms):
     import jax.numpy as jnp
+    import yaml
 
     from matml.data import Dataset
     from matml.potential import Potential, fit_scale_shift
@@ -93,7 +118,6 @@ def train_from_config(
     from matml.train.plots import learning_curve, parity_plot
     from matml.train.trainer import Trainer
 
-    out_dir = Path(out_dir)
     resolved = cfg.to_dict()
     saved = out_dir / "config.yaml"
     if resume:
@@ -123,7 +147,7 @@ def train_from_config(
         train_atoms, cfg.model.cutoff, species, name=train_name, progress=progress
     )
     full.require(forces=cfg.train.forces_weight > 0)
-    train, valid = full.split(cfg.data.valid_fraction, seed=cfg.seed)
+    train, valid = full.split(cfg.data.valid_fraction, seed=cfg.data.split_seed)
     if len(train) == 0:
         raise InputError(
             f"no structures left to train on ({len(full)} read, "
@@ -136,11 +160,12 @@ def train_from_config(
         cfg.model.name,
         species,
         cfg.model.cutoff,
-        dict(cfg.model.options, seed=cfg.seed),
+        cfg.model.options,
         e0=e0,
         scale=scale,
         shift=shift,
         dtype=dtype,
+        rngs=cfg.seed,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     if not resume:

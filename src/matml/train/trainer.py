@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -17,16 +17,23 @@ import numpy as np
 import optax
 from flax import nnx
 
-from matml.data import Buckets, Dataset, GraphLoader
+from matml._files import remove_temporaries
+from matml.data import AtomsGraph, Buckets, Dataset, GraphLoader
 from matml.errors import InputError, TrainingError
-from matml.potential import Potential, predict, save
+from matml.potential import Potential, precision, predict, save
 from matml.train.checkpoint import (
     load_checkpoint,
     read_checkpoint_meta,
     save_checkpoint,
 )
 from matml.train.config import TrainConfig
-from matml.train.loss import error_sums, loss_terms, metrics_from_sums
+from matml.train.loss import (
+    error_sums,
+    loss_terms,
+    metrics_from_sums,
+    weighted_loss,
+    zero_sums,
+)
 
 __all__ = ["Trainer", "History"]
 
@@ -45,10 +52,6 @@ class History:
     stopped_early: bool = False
 
 
-def _add(a: dict, b: dict) -> dict:
-    return {k: a.get(k, 0.0) + float(v) for k, v in b.items()}
-
-
 class _Spec(NamedTuple):
     weights: tuple[float, float, float]  # energy, forces, stress
     lr: float
@@ -61,11 +64,24 @@ class _Spec(NamedTuple):
     dtype: str
 
 
+class _State(NamedTuple):
+    """What a training step updates."""
+
+    params: Any
+    opt_state: Any
+    ema: Any
+
+
 @lru_cache(maxsize=8)
 def _compiled(graphdef, spec: _Spec):
     """Jitted training and evaluation steps, shared by trainers of the same model and
-    settings (a resumed run, or tests, do not compile again)."""
+    settings (a resumed run, or tests, do not compile again).
+
+    Both add into device-side running sums (loss terms as ``(sum, count)`` pairs, and
+    error sums), so the loop never waits on the device within an epoch.
+    """
     we, wf, ws = spec.weights
+    weights = {"energy": we, "forces": wf, "stress": ws}
     use_stress = ws > 0
     dtype = jnp.dtype(spec.dtype)
     schedule = optax.warmup_cosine_decay_schedule(
@@ -80,30 +96,44 @@ def _compiled(graphdef, spec: _Spec):
         optax.adamw(schedule, weight_decay=spec.weight_decay),
     )
 
-    def weighted(pred, graph):
-        t = loss_terms(pred, graph)
-        return we * t["energy"] + wf * t["forces"] + ws * t["stress"]
+    def sums_of(pred, graph):
+        return {"terms": loss_terms(pred, graph), "errors": error_sums(pred, graph)}
 
     def loss_fn(params, consts, graph):
         pred = predict(nnx.merge(graphdef, params, consts), graph, stress=use_stress)
-        return weighted(pred, graph), error_sums(pred, graph)
+        sums = sums_of(pred, graph)
+        return weighted_loss(sums["terms"], weights), sums
 
-    def step(params, opt_state, ema, consts, graph, count):
-        (loss, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, consts, graph
+    def step(state: _State, consts, graph, count, acc):
+        (_, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.params, consts, graph
         )
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
         d = jnp.minimum(spec.ema_decay, (1.0 + count) / (10.0 + count)).astype(dtype)
-        ema = jax.tree_util.tree_map(lambda e, p: d * e + (1 - d) * p, ema, params)
-        return params, opt_state, ema, loss, sums
+        ema = jax.tree_util.tree_map(
+            lambda e, p: d * e + (1 - d) * p, state.ema, params
+        )
+        acc = jax.tree_util.tree_map(jnp.add, acc, sums)
+        return _State(params, opt_state, ema), acc
 
-    def evaluate(params, consts, graph):
+    def evaluate(params, consts, graph, acc):
         pred = predict(nnx.merge(graphdef, params, consts), graph, stress=True)
-        n_real = jnp.sum(graph.graph_mask)
-        return weighted(pred, graph) * n_real, error_sums(pred, graph)
+        sums = sums_of(pred, graph)
+        return jax.tree_util.tree_map(jnp.add, acc, sums)
 
-    return jax.jit(step), jax.jit(evaluate), tx, schedule
+    def loss_of(acc):
+        return weighted_loss(acc["terms"], weights)
+
+    return jax.jit(step), jax.jit(evaluate), tx, schedule, loss_of
+
+
+def _host(acc, loss_of) -> tuple[float, dict]:
+    """The loss and error metrics of running sums (one transfer)."""
+    if acc is None:
+        return math.nan, {}
+    loss, errors = jax.device_get((loss_of(acc), acc["errors"]))
+    return float(loss), metrics_from_sums(errors)
 
 
 class Trainer:
@@ -116,7 +146,10 @@ class Trainer:
             (``None``: keep nothing on disk).
         seed: shuffling seed.
         progress: show a progress bar.
-        dtype: float dtype of the arrays fed to the model.
+        dtype: float dtype of the arrays fed to the model (default: the potential's).
+
+    Besides :meth:`fit`, :meth:`prepare` + :meth:`step` run single training steps
+    (what ``benchmarks/speed.py`` times) and :meth:`evaluate` works at any time.
     """
 
     def __init__(
@@ -127,7 +160,7 @@ class Trainer:
         *,
         seed: int = 0,
         progress: bool = True,
-        dtype=jnp.float32,
+        dtype=None,
         header: dict | None = None,
     ):
         self.potential = potential
@@ -135,14 +168,19 @@ class Trainer:
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.seed = seed
         self.progress = progress
-        self.dtype = dtype
+        self.dtype = jnp.dtype(dtype or potential.dtype)
         self.header = header or {}
         self.graphdef, self.params, self.consts = nnx.split(potential, nnx.Param, ...)
-        self._step_fn = None
-        self._eval_fn = None
+        self.ema = None
+        self.state: _State | None = None
+        self._fns = None
+        self._steps = 0
+        self._acc = None
 
     # --- compiled functions -------------------------------------------------------
-    def _build(self, steps_per_epoch: int, schedule_epochs: int | None = None):
+    def prepare(self, steps_per_epoch: int, schedule_epochs: int | None = None):
+        """Compile-ready training state for a run of ``schedule_epochs`` (default:
+        ``config.epochs``) epochs of ``steps_per_epoch`` steps."""
         c = self.config
         total = max((schedule_epochs or c.epochs) * steps_per_epoch, 1)
         spec = _Spec(
@@ -154,30 +192,61 @@ class Trainer:
             weight_decay=c.weight_decay,
             grad_clip=c.grad_clip,
             ema_decay=c.ema_decay,
-            dtype=jnp.dtype(self.dtype).name,
+            dtype=self.dtype.name,
         )
-        self._step_fn, self._eval_fn, self.tx, self.schedule = _compiled(
-            self.graphdef, spec
-        )
-        self._compiles_before = self._step_fn._cache_size()
+        self._fns = _compiled(self.graphdef, spec)
+        self.tx, self.schedule = self._fns[2], self._fns[3]
+        self._compiles_before = self._fns[0]._cache_size()
+        with precision(self.dtype):
+            params = jax.tree_util.tree_map(jnp.array, self.params)
+            self.state = _State(
+                params, self.tx.init(params), jax.tree_util.tree_map(jnp.array, params)
+            )
+        self._steps, self._acc = 0, None
+
+    def step(self, graph: AtomsGraph) -> None:
+        """One optimiser step on a padded batch (numpy arrays: one transfer). Returns
+        at once; the running sums of the epoch stay on the device."""
+        with precision(self.dtype):
+            if self._acc is None:
+                self._acc = zero_sums(self.dtype)
+            self.state, self._acc = self._fns[0](
+                self.state,
+                self.consts,
+                graph.cast(self.dtype),
+                np.asarray(self._steps),
+                self._acc,
+            )
+        self._steps += 1
+
+    def take_sums(self) -> tuple[float, dict]:
+        """Loss and metrics over the steps since the last call (waits for them)."""
+        out = _host(self._acc, self._fns[4])
+        self._acc = None
+        return out
 
     def compile_count(self) -> int:
         """Number of compilations of the training step during this trainer's runs."""
-        if self._step_fn is None:
+        if self._fns is None:
             return 0
-        return self._step_fn._cache_size() - self._compiles_before
+        return self._fns[0]._cache_size() - self._compiles_before
 
     # --- evaluation ----------------------------------------------------------------
-    def evaluate(self, loader: GraphLoader, params=None) -> tuple[float, dict]:
-        params = self.ema if params is None else params
-        loss_sum, n, sums = 0.0, 0, {}
-        for graph in loader:
-            g = graph.to_jax(self.dtype)
-            loss, s = self._eval_fn(params, self.consts, g)
-            loss_sum += float(loss)
-            n += int(np.sum(graph.graph_mask))
-            sums = _add(sums, s)
-        return loss_sum / max(n, 1), metrics_from_sums(sums)
+    def evaluate(self, data: GraphLoader | Dataset, params=None) -> tuple[float, dict]:
+        """Loss and metrics on ``data``, with ``params`` (default: the EMA weights if
+        training has run, else the current weights)."""
+        if self._fns is None:
+            self.prepare(1)
+        if params is None:
+            params = self.ema if self.ema is not None else self.params
+        if isinstance(data, Dataset):
+            data = GraphLoader(data, self.config.batch_size)
+        acc = None
+        with precision(self.dtype):
+            for graph in data:
+                acc = zero_sums(self.dtype) if acc is None else acc
+                acc = self._fns[1](params, self.consts, graph.cast(self.dtype), acc)
+        return _host(acc, self._fns[4])
 
     # --- the loop ------------------------------------------------------------------
     def fit(
@@ -190,44 +259,24 @@ class Trainer:
             valid.require(forces=c.forces_weight > 0)
         else:
             valid = None
-        both = Dataset(
-            train.structures + (valid.structures if valid else []),
-            train.cutoff,
-            train.species,
-        )
-        buckets = Buckets.for_dataset(both, c.batch_size, c.n_buckets)
-        loader = GraphLoader(
-            train, c.batch_size, shuffle=True, seed=self.seed, buckets=buckets
-        )
-        vloader = GraphLoader(valid, c.batch_size, buckets=buckets) if valid else None
+        loader, vloader = self._loaders(train, valid)
         ckpt = self.out_dir / "checkpoint.pkl" if self.out_dir else None
         schedule_epochs = c.epochs
         if resume:
             if ckpt is None:
                 raise InputError("resume needs an output folder")
+            remove_temporaries(self.out_dir)  # of a run killed while writing
             # the learning-rate schedule keeps the length of the run being resumed;
             # epochs added on resume continue at its final learning rate
             schedule_epochs = read_checkpoint_meta(ckpt).get(
                 "schedule_epochs", c.epochs
             )
-        self._build(len(loader), schedule_epochs)
-        opt_state = self.tx.init(self.params)
-        params = self.params
-        ema = jax.tree_util.tree_map(jnp.array, params)
+        self.prepare(len(loader), schedule_epochs)
         history = History()
-        start_epoch, step_count, bad_epochs = 0, 0, 0
-        best_params = ema
+        self.best_params = self.state.ema
+        start_epoch, bad_epochs = 0, 0
         if resume:
-            trees, meta = load_checkpoint(
-                ckpt, {"params": params, "opt": opt_state, "ema": ema, "best": ema}
-            )
-            params, opt_state, ema = trees["params"], trees["opt"], trees["ema"]
-            best_params = trees["best"]
-            start_epoch = meta["epoch"] + 1
-            step_count, bad_epochs = meta["step"], meta["bad_epochs"]
-            history.best_epoch = meta["best_epoch"]
-            history.best_valid_loss = meta["best_valid_loss"]
-            history.rows = self._read_csv(upto=meta["epoch"])
+            start_epoch, bad_epochs = self._restore(ckpt, history)
         elif self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             for stale in ("checkpoint.pkl", "model.matml"):  # of an earlier run
@@ -243,86 +292,113 @@ class Trainer:
             )
         t0 = time.perf_counter()
         for epoch in range(start_epoch, c.epochs):
-            loader.set_epoch(epoch)
-            tl, tn, tsums = 0.0, 0, {}
-            for graph in loader:
-                g = graph.to_jax(self.dtype)
-                params, opt_state, ema, loss, sums = self._step_fn(
-                    params, opt_state, ema, self.consts, g, jnp.asarray(step_count)
-                )
-                step_count += 1
-                tl += float(loss)
-                tn += 1
-                tsums = _add(tsums, sums)
-            if not np.isfinite(tl):
-                raise TrainingError(
-                    f"the training loss became {tl} at epoch {epoch}: lower it",
-                    field="train.lr",
-                )
-            self.ema = ema
-            tm = metrics_from_sums(tsums)
-            row = {
-                "epoch": epoch,
-                "lr": float(self.schedule(step_count)),
-                "seconds": round(time.perf_counter() - t0, 3),
-                "train_loss": tl / max(tn, 1),
-                "train_energy_rmse": tm.get("energy_rmse"),
-                "train_forces_rmse": tm.get("forces_rmse"),
-            }
-            if vloader is not None:
-                vloss, vm = self.evaluate(vloader, ema)
-            else:
-                vloss, vm = row["train_loss"], {}
-            row["valid_loss"] = vloss
-            for k in CSV_FIELDS[7:]:
-                row[k] = vm.get(k.removeprefix("valid_"))
+            row = self._epoch(loader, vloader, epoch, t0)
             history.rows.append(row)
-            if vloss < history.best_valid_loss:
-                history.best_valid_loss, history.best_epoch = vloss, epoch
-                best_params = jax.tree_util.tree_map(jnp.array, ema)
+            if row["valid_loss"] < history.best_valid_loss:
+                history.best_valid_loss, history.best_epoch = row["valid_loss"], epoch
+                self.best_params = jax.tree_util.tree_map(jnp.array, self.ema)
                 bad_epochs = 0
             else:
                 bad_epochs += 1
-            stop = bad_epochs >= c.patience
-            out_of_time = (
-                c.max_seconds is not None and time.perf_counter() - t0 > c.max_seconds
-            )
             if self.out_dir:
                 self._append_csv(row)
-                save_checkpoint(
-                    ckpt,
-                    {
-                        "params": params,
-                        "opt": opt_state,
-                        "ema": ema,
-                        "best": best_params,
-                    },
-                    {
-                        "epoch": epoch,
-                        "step": step_count,
-                        "bad_epochs": bad_epochs,
-                        "best_epoch": history.best_epoch,
-                        "best_valid_loss": history.best_valid_loss,
-                        "schedule_epochs": schedule_epochs,
-                    },
-                )
-                if history.best_epoch == epoch:
-                    self._save_model(best_params, history)
+                self._checkpoint(ckpt, epoch, bad_epochs, history, schedule_epochs)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(
-                    E=f"{vm.get('energy_rmse', tm.get('energy_rmse', 0)):.2f}meV/at",
-                    F=f"{vm.get('forces_rmse', tm.get('forces_rmse', 0)) or 0:.3f}",
+                    E=f"{row['valid_energy_rmse'] or row['train_energy_rmse'] or 0:.2f}"
+                    "meV/at",
+                    F=f"{row['valid_forces_rmse'] or row['train_forces_rmse'] or 0:.3f}",
                 )
-            if stop or out_of_time:
-                history.stopped_early = stop
+            out_of_time = (
+                c.max_seconds is not None and time.perf_counter() - t0 > c.max_seconds
+            )
+            if bad_epochs >= c.patience or out_of_time:
+                history.stopped_early = bad_epochs >= c.patience
                 break
         if bar is not None:
             bar.close()
-        self.params, self.ema = params, ema
-        self.best_params = best_params
-        nnx.update(self.potential, best_params)
+        self.params = self.state.params
+        nnx.update(self.potential, self.best_params)
         return history
+
+    def _loaders(self, train: Dataset, valid: Dataset | None):
+        c = self.config
+        both = Dataset(
+            train.structures + (valid.structures if valid else []),
+            train.cutoff,
+            train.species,
+        )
+        buckets = Buckets.for_dataset(both, c.batch_size, c.n_buckets)
+        loader = GraphLoader(
+            train, c.batch_size, shuffle=True, seed=self.seed, buckets=buckets
+        )
+        vloader = GraphLoader(valid, c.batch_size, buckets=buckets) if valid else None
+        return loader, vloader
+
+    def _epoch(self, loader, vloader, epoch: int, t0: float) -> dict:
+        """One pass over the training set, then validation: the epoch's csv row."""
+        loader.set_epoch(epoch)
+        for graph in loader:
+            self.step(graph)
+        train_loss, tm = self.take_sums()
+        if not np.isfinite(train_loss):
+            raise TrainingError(
+                f"the training loss became {train_loss} at epoch {epoch}: lower it",
+                field="train.lr",
+            )
+        self.ema = self.state.ema
+        row = {
+            "epoch": epoch,
+            "lr": float(self.schedule(self._steps)),
+            "seconds": round(time.perf_counter() - t0, 3),
+            "train_loss": train_loss,
+            "train_energy_rmse": tm.get("energy_rmse"),
+            "train_forces_rmse": tm.get("forces_rmse"),
+        }
+        if vloader is not None:
+            vloss, vm = self.evaluate(vloader, self.ema)
+        else:
+            vloss, vm = train_loss, {}
+        row["valid_loss"] = vloss
+        for k in CSV_FIELDS[7:]:
+            row[k] = vm.get(k.removeprefix("valid_"))
+        return row
+
+    def _checkpoint(self, ckpt, epoch, bad_epochs, history, schedule_epochs) -> None:
+        st = self.state
+        save_checkpoint(
+            ckpt,
+            {"params": st.params, "opt": st.opt_state, "ema": st.ema,
+             "best": self.best_params},
+            {
+                "epoch": epoch,
+                "step": self._steps,
+                "bad_epochs": bad_epochs,
+                "best_epoch": history.best_epoch,
+                "best_valid_loss": history.best_valid_loss,
+                "schedule_epochs": schedule_epochs,
+            },
+        )  # fmt: skip
+        if history.best_epoch == epoch:
+            self._save_model(self.best_params, history)
+
+    def _restore(self, ckpt, history: History) -> tuple[int, int]:
+        st = self.state
+        with precision(self.dtype):
+            trees, meta = load_checkpoint(
+                ckpt,
+                {"params": st.params, "opt": st.opt_state, "ema": st.ema,
+                 "best": st.ema},
+            )  # fmt: skip
+        self.state = _State(trees["params"], trees["opt"], trees["ema"])
+        self.ema = self.state.ema
+        self.best_params = trees["best"]
+        self._steps = meta["step"]
+        history.best_epoch = meta["best_epoch"]
+        history.best_valid_loss = meta["best_valid_loss"]
+        history.rows = self._read_csv(upto=meta["epoch"])
+        return meta["epoch"] + 1, meta["bad_epochs"]
 
     # --- files ---------------------------------------------------------------------
     def _save_model(self, params, history: History) -> None:
