@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matml._files import atomic_path
+from matml._plots import new_figure, parity_panel, pyplot, save_figure
 from matml.course.lennard_jones import LJ13_MINIMUM, lj_pair_energy, lj_pair_force
 
 __all__ = ["plot_parity", "plot_pair_curve", "plot_relaxation"]
@@ -15,42 +15,22 @@ __all__ = ["plot_parity", "plot_pair_curve", "plot_relaxation"]
 _COLORS = ("tab:orange", "tab:blue", "tab:green", "tab:red")
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    _plt().close(fig)
-    return path
-
-
 def _parity_panel(ax, ref, pred, what, unit, color):
-    ref, pred = np.ravel(ref), np.ravel(pred)
-    lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
-    pad = 0.05 * (hi - lo or 1.0)
-    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=0.8)
-    ax.scatter(ref, pred, s=8, alpha=0.6, color=color, edgecolors="none")
-    rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
-    ax.set_xlabel(f"LJ {what} ({unit})")
-    ax.set_ylabel(f"predicted {what} ({unit})")
-    ax.set_aspect("equal", adjustable="box")
-    return rmse
+    return parity_panel(
+        ax,
+        ref,
+        pred,
+        xlabel=f"LJ {what} ({unit})",
+        ylabel=f"predicted {what} ({unit})",
+        size=8,
+        color=color,
+    )
 
 
 def plot_parity(errors: dict, path) -> Path:
     """One row per model (label -> :class:`~matml.course.LJErrors`): energy per
     cluster and force components, predicted against the analytic LJ values."""
-    plt = _plt()
-    rows = len(errors)
-    fig, axes = plt.subplots(rows, 2, figsize=(9, 4.2 * rows), squeeze=False)
+    fig, axes = new_figure(2, len(errors), size=(4.5, 4.2))
     for k, (label, err) in enumerate(errors.items()):
         color = _COLORS[k % len(_COLORS)]
         rmse = _parity_panel(
@@ -70,8 +50,7 @@ def plot_parity(errors: dict, path) -> Path:
             fontsize=10,
         )
     fig.suptitle("LJ13 test set: pair network against analytic Lennard-Jones")
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_pair_curve(
@@ -89,7 +68,6 @@ def plot_pair_curve(
     ``learned``: label -> values at ``r``. Top: the curves, with the distances sampled
     by the training set as a grey histogram; bottom: learned minus analytic.
     """
-    plt = _plt()
     if kind == "energy":
         exact = np.asarray(lj_pair_energy(r, epsilon, sigma))
         ylabel, unit, ylim = "pair energy φ(r)", "ε", (-1.4 * epsilon, 1.5 * epsilon)
@@ -99,7 +77,7 @@ def plot_pair_curve(
         ylabel, unit = "pair force -dφ/dr", "ε/σ"
         ylim = (-3.5 * epsilon / sigma, 8.0 * epsilon / sigma)
         title = "learned pair force vs analytic LJ (positive = repulsive)"
-    fig, (top, bottom) = plt.subplots(
+    fig, (top, bottom) = pyplot().subplots(
         2, 1, figsize=(7, 6.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
     )
     lo, hi = float(distances.min()), float(distances.max())
@@ -133,14 +111,13 @@ def plot_pair_curve(
     bottom.set_ylabel(f"learned − LJ ({unit})")
     bottom.set_xlabel("r (σ)   (grey bands: no training data)")
     bottom.set_xlim(r.min(), r.max())
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_relaxation(traces: dict, path, minimum: float = LJ13_MINIMUM) -> Path:
     """Energy above ``minimum`` (log scale) against the step, one line per start."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, axes = new_figure(size=(7.0, 4.5))
+    ax = axes[0, 0]
     for label, energies in traces.items():
         gap = np.maximum(np.asarray(energies) - minimum, 1e-10)
         ax.semilogy(np.arange(1, len(gap) + 1), gap, lw=1.3, label=label)
@@ -152,5 +129,4 @@ def plot_relaxation(traces: dict, path, minimum: float = LJ13_MINIMUM) -> Path:
         fontsize=10,
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

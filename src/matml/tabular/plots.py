@@ -1,23 +1,12 @@
-"""Figures shared by the table commands (matplotlib, Agg backend)."""
+"""Figures of the table commands (matplotlib, Agg backend; see :mod:`matml._plots`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from matml._plots import new_figure, parity_panel
+
 __all__ = ["new_figure", "parity_grid", "importance_bar", "tree_picture", "heatmap"]
-
-
-def new_figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.2, 3.8)):
-    """A figure of ``nrows x ncols`` axes on the Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False
-    )
-    return fig, axes
 
 
 def parity_grid(y, predictions: dict[str, np.ndarray], metrics: dict, unit: str = ""):
@@ -26,17 +15,18 @@ def parity_grid(y, predictions: dict[str, np.ndarray], metrics: dict, unit: str 
     ncols = min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
     fig, axes = new_figure(ncols, nrows)
-    lo, hi = float(np.min(y)), float(np.max(y))
-    pad = 0.05 * (hi - lo or 1.0)
     for ax, name in zip(axes.flat, names, strict=False):
-        ax.scatter(y, predictions[name], s=8, alpha=0.5, edgecolors="none")
-        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1)
+        parity_panel(
+            ax,
+            y,
+            predictions[name],
+            xlabel=f"true {unit}".strip(),
+            ylabel=f"predicted (out of fold) {unit}".strip(),
+            size=8,
+            alpha=0.5,
+        )
         m = metrics[name]
         ax.set_title(f"{name}: MAE {m['mae']:.3g}, R² {m['r2']:.3f}", fontsize=10)
-        ax.set_xlabel(f"true {unit}".strip())
-        ax.set_ylabel(f"predicted (out of fold) {unit}".strip())
-        ax.set_xlim(lo - pad, hi + pad)
-        ax.set_ylim(lo - pad, hi + pad)
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
