@@ -90,7 +90,40 @@ def test_eos_cli(monkeypatch, capsys, shared_dir, tmp_path):
     code, _, err = run(
         monkeypatch, capsys, "eos", path, "--degrees", "2,x", "--out", tmp_path
     )
-    assert code == 2 and "--degrees must be integers" in err
+    assert code == 2 and err.endswith(
+        f"{path}: field degrees: --degrees must be integers, got '2,x'"
+    )
+
+
+def test_eos_cli_builds_the_calculator(monkeypatch, capsys, tmp_path):
+    """--calculator: 'emt' or a saved model, built by the CLI; errors name the file."""
+    from ase.build import bulk
+    from ase.io import write
+
+    from matml.potential import Potential, save
+
+    write(tmp_path / "cu.cif", bulk("Cu", "fcc", a=3.6))
+    code, out, _ = run(
+        monkeypatch, capsys, "eos", tmp_path / "cu.cif", "--calculator", "emt",
+        "--out", tmp_path / "emt",
+    )  # fmt: skip
+    run_json = json.loads((tmp_path / "emt" / "run.json").read_text())
+    assert code == 0 and run_json["config"]["source"] == "structures + emt"
+    code, _, err = run(
+        monkeypatch, capsys, "eos", tmp_path / "cu.cif", "--calculator",
+        tmp_path / "absent.matml", "--out", tmp_path / "o",
+    )  # fmt: skip
+    assert code == 2 and err.endswith(
+        f"{tmp_path / 'absent.matml'}: field calculator: "
+        "calculator must be 'emt' or the path of a saved matml model"
+    )
+    model = save(Potential("lj", ["Ar"], 8.0, {"sigma": 3.4}), tmp_path / "ar.matml")
+    code, _, err = run(
+        monkeypatch, capsys, "eos", tmp_path / "cu.cif", "--calculator", model,
+        "--out", tmp_path / "o",
+    )  # fmt: skip
+    assert code == 2 and "\n" not in err
+    assert f"{tmp_path / 'cu.cif'}: entry 0: field numbers: element Cu" in err
 
 
 def test_bench_cli_unknown_suite(monkeypatch, capsys, tmp_path):

@@ -74,11 +74,12 @@ def test_eos_command_on_table(acwf, tmp_path):
 
 def test_eos_command_emt(tmp_path):
     from ase.build import bulk
+    from ase.calculators.emt import EMT
     from ase.io import write
 
     write(tmp_path / "cu.cif", bulk("Cu", "fcc", a=3.6))
     res = run_eos(
-        tmp_path / "cu.cif", tmp_path / "out", calculator="emt", echo=lambda s: None
+        tmp_path / "cu.cif", tmp_path / "out", calculator=EMT(), echo=lambda s: None
     )
     (fit,) = [f for f in res["0:Cu"]["fits"] if f["kind"] == "birch-murnaghan"]
     # ASE's EMT copper: a0 = 3.59 Å (V0 = 11.57 Å^3), B0 = 134 GPa
@@ -92,8 +93,9 @@ def test_eos_with_a_saved_matml_model_as_calculator(tmp_path):
     from ase.build import bulk
     from ase.calculators.lj import LennardJones
 
+    from matml.cli.eos import build_calculator
     from matml.potential import Potential, save
-    from matml.tabular.eos import energies_from_calculator, get_calculator
+    from matml.tabular.eos import energies_from_calculator
 
     eps, sig, rc = 0.0104, 3.4, 8.0
     model = Potential(
@@ -101,10 +103,126 @@ def test_eos_with_a_saved_matml_model_as_calculator(tmp_path):
     )
     path = save(model, tmp_path / "lj.matml")
     argon = bulk("Ar", "fcc", a=5.26)
-    v1, e1 = energies_from_calculator(argon, get_calculator(str(path)))
+    v1, e1 = energies_from_calculator(argon, build_calculator(str(path)))
     v2, e2 = energies_from_calculator(
         argon, LennardJones(epsilon=eps, sigma=sig, rc=rc, smooth=False)
     )
     np.testing.assert_allclose(v1, v2)
     np.testing.assert_allclose(e1, e2, rtol=1e-9, atol=1e-12)
     assert np.ptp(e1) > 1e-3
+
+
+def test_eos_takes_any_ase_calculator(tmp_path):
+    """A calculator object goes in as it is: ASE's Lennard-Jones, named in the report."""
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+    from ase.io import write
+
+    write(tmp_path / "ar.cif", bulk("Ar", "fcc", a=5.26))
+    calc = LennardJones(epsilon=0.0104, sigma=3.4, rc=8.0)
+    res = run_eos(
+        tmp_path / "ar.cif",
+        tmp_path / "out",
+        calculator=calc,
+        calculator_name="ASE LJ",
+        echo=lambda s: None,
+    )
+    (fit,) = [f for f in res["0:Ar"]["fits"] if f["kind"] == "birch-murnaghan"]
+    # the LJ fcc minimum: a0 = 2^(2/3) sigma (1.09...) near 5.2-5.3 Å, V0 = a0^3 / 4
+    assert 33.0 < fit["v0"] < 40.0 and fit["bracketed"]
+    assert "structures + ASE LJ" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_tabular_eos_imports_no_application_layer():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, matml.tabular.eos, matml.tabular.eos_report; "
+        "bad = [m for m in sys.modules if m.startswith("
+        "('matml.calculator', 'matml.potential', 'matml.cli', 'matml.train'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _one_line(err) -> str:
+    text = str(err.value)
+    assert "\n" not in text
+    return text
+
+
+def test_eos_errors_name_file_and_entry(tmp_path):
+    """Bad structures: the message names the file and the structure, not a formula."""
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+    from ase.io import write
+
+    write(tmp_path / "u.cif", bulk("U", "fcc", a=4.0))
+    with pytest.raises(InputError) as err:  # EMT has no uranium
+        run_eos(tmp_path / "u.cif", tmp_path / "o", echo=lambda s: None)
+    assert _one_line(err).startswith(f"{tmp_path / 'u.cif'}: entry 0: ")
+    assert "calculator failed on U (NotImplementedError" in str(err.value)
+
+    write(tmp_path / "two.xyz", [bulk("Cu", "fcc", a=3.6), bulk("Cu", "fcc", a=3.6)])
+    with pytest.raises(InputError) as err:
+        run_eos(tmp_path / "two.xyz", tmp_path / "o", points=3, echo=lambda s: None)
+    assert _one_line(err) == (
+        f"{tmp_path / 'two.xyz'}: entry 0: field points: "
+        "EOS needs at least 5 points, got 3"
+    )
+
+    (tmp_path / "junk.cif").write_text("not a structure\n")
+    with pytest.raises(InputError) as err:
+        run_eos(tmp_path / "junk.cif", tmp_path / "o", echo=lambda s: None)
+    assert _one_line(err).startswith(f"{tmp_path / 'junk.cif'}: cannot read")
+
+    csv = tmp_path / "curve.csv"
+    pd.DataFrame({"volume": [1.0, 2.0, 3.0], "energy": [0.0, -1.0, 0.0]}).to_csv(
+        csv, index=False
+    )
+    with pytest.raises(InputError) as err:
+        run_eos(csv, tmp_path / "o", degrees=(1,), echo=lambda s: None)
+    assert _one_line(err) == (
+        f"{csv}: entry curve: field degree: polynomial degree must be at least 2, got 1"
+    )
+    with pytest.raises(InputError) as err:
+        run_eos(
+            tmp_path / "u.cif",
+            tmp_path / "o",
+            calculator=LennardJones(),
+            strain=1.5,
+            echo=lambda s: None,
+        )
+    assert _one_line(err) == (
+        f"{tmp_path / 'u.cif'}: entry 0: field strain: "
+        "volume strain must be between 0 and 1, got 1.5"
+    )
+    with pytest.raises(TypeError, match="ASE calculator object"):
+        run_eos(tmp_path / "u.cif", tmp_path / "o", calculator="emt")
+
+
+def test_eos_with_a_matml_model_names_the_structure_file(tmp_path):
+    """The calculator's own errors ("atoms Au: ...") come out naming file and entry."""
+    from ase.build import bulk
+    from ase.io import write
+
+    from matml.cli.eos import build_calculator
+    from matml.potential import Potential, save
+
+    model = Potential("lj", ["Ar"], 8.0, {"epsilon": 0.0104, "sigma": 3.4})
+    path = save(model, tmp_path / "lj.matml")
+    write(tmp_path / "au.cif", bulk("Au", "fcc", a=4.08))
+    with pytest.raises(InputError) as err:
+        run_eos(
+            tmp_path / "au.cif",
+            tmp_path / "o",
+            calculator=build_calculator(str(path)),
+            echo=lambda s: None,
+        )
+    text = _one_line(err)
+    assert text.startswith(f"{tmp_path / 'au.cif'}: entry 0: field numbers: ")
+    assert "atoms Au" not in text and "not among the model's species Ar" in text

@@ -1,10 +1,46 @@
-"""``matml eos``: equation-of-state fits (polynomial and Birch-Murnaghan)."""
+"""``matml eos``: equation-of-state fits (polynomial and Birch-Murnaghan).
+
+The table pipeline takes any ASE calculator; building one from ``--calculator``
+(``emt`` or a saved matml model) happens here.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+
+def build_calculator(spec: str):
+    """An ASE calculator from ``"emt"`` or the path of a saved matml model (lazy import).
+
+    Raises:
+        InputError: naming the path (field ``calculator``) when it is neither.
+    """
+    from matml.errors import InputError
+
+    if spec.lower() == "emt":
+        from ase.calculators.emt import EMT
+
+        return EMT()
+    path = Path(spec)
+    if not path.exists():
+        raise InputError(
+            "calculator must be 'emt' or the path of a saved matml model",
+            file=spec,
+            field="calculator",
+        )
+    import matml
+    from matml.calculator import MatmlCalculator
+
+    try:
+        return MatmlCalculator(matml.load(path))
+    except Exception as err:
+        raise InputError(
+            f"cannot load model ({type(err).__name__}: {err})",
+            file=spec,
+            field="calculator",
+        ) from None
 
 
 def eos(
@@ -38,13 +74,14 @@ def eos(
         degs = tuple(int(d) for d in degrees.split(",") if d.strip())
     except ValueError:
         raise InputError(
-            f"--degrees must be integers, got {degrees!r}", field="degrees"
+            f"--degrees must be integers, got {degrees!r}", file=data, field="degrees"
         ) from None
     run_eos(
         data,
         out,
         system=system,
-        calculator=calculator,
+        calculator=None if calculator is None else build_calculator(calculator),
+        calculator_name=calculator,
         degrees=degs,
         volume_column=volume_column,
         energy_column=energy_column,

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from matml.errors import InputError
+from matml.keys import EV_PER_A3_TO_GPA
 
 __all__ = [
     "EV_PER_A3_TO_GPA",
@@ -21,10 +22,7 @@ __all__ = [
     "fit_birch_murnaghan",
     "fit_polynomial",
     "energies_from_calculator",
-    "get_calculator",
 ]
-
-EV_PER_A3_TO_GPA = 160.21766208
 
 
 @dataclass
@@ -184,42 +182,25 @@ def fit_birch_murnaghan(volumes, energies) -> EOSFit:
     )
 
 
-def get_calculator(spec: str):
-    """An ASE calculator from ``"emt"`` or the path of a saved matml model (lazy import)."""
-    from pathlib import Path
-
-    if spec.lower() == "emt":
-        from ase.calculators.emt import EMT
-
-        return EMT()
-    path = Path(spec)
-    if not path.exists():
-        raise InputError(
-            "calculator must be 'emt' or the path of a saved matml model",
-            file=spec,
-            field="calculator",
-        )
-    import matml
-    from matml.calculator import MatmlCalculator
-
-    try:
-        return MatmlCalculator(matml.load(path))
-    except Exception as err:
-        raise InputError(
-            f"cannot load model ({type(err).__name__}: {err})",
-            file=spec,
-            field="calculator",
-        ) from None
-
-
 def energies_from_calculator(atoms, calculator, strain: float = 0.06, points: int = 9):
     """Energies of ``atoms`` scaled isotropically to volumes ``V (1 + s)``, ``|s| <= strain``.
+
+    Args:
+        atoms: the structure (``ase.Atoms`` with a full 3D cell).
+        calculator: any ASE calculator (``ase.calculators.calculator.Calculator``):
+            EMT, a DFT code's, or :class:`matml.calculator.MatmlCalculator`.
+        strain: the largest relative volume change.
+        points: the number of volumes (at least 5).
 
     Returns:
         (volumes Å^3, energies eV), both for the whole cell.
     """
     if points < 5:
         raise InputError(f"EOS needs at least 5 points, got {points}", field="points")
+    if not 0.0 < strain < 1.0:
+        raise InputError(
+            f"volume strain must be between 0 and 1, got {strain}", field="strain"
+        )
     volumes, energies = [], []
     for s in np.linspace(-strain, strain, points):
         a = atoms.copy()

@@ -1,4 +1,8 @@
-"""``matml eos``: fit equations of state from a CSV or from structures + a calculator."""
+"""``matml eos``: fit equations of state from a CSV or from structures + a calculator.
+
+The calculator is any ASE calculator object (EMT by default); building matml's own
+from a saved model is the CLI's job (:mod:`matml.cli.eos`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from matml.tabular.eos import (
     energies_from_calculator,
     fit_birch_murnaghan,
     fit_polynomial,
-    get_calculator,
 )
 from matml.tabular.report import Report, markdown_table
 
@@ -75,22 +78,55 @@ def eos_curves_from_table(path, system=None, volume_column=None, energy_column=N
     return curves
 
 
-def eos_curves_from_structures(path, calculator: str, strain=0.06, points=9):
-    """Curves for each structure of an ASE-readable file, scaled and computed."""
+def _why(err: Exception) -> str:
+    """``Type: message``, or the type alone when the message is empty."""
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def eos_curves_from_structures(path, calculator=None, strain=0.06, points=9):
+    """Curves for each structure of an ASE-readable file, scaled and computed.
+
+    Args:
+        path: the structures (any format ``ase.io.read`` knows).
+        calculator: any ASE calculator; ``None``: ASE's EMT.
+        strain, points: see :func:`~matml.tabular.eos.energies_from_calculator`.
+
+    Raises:
+        InputError: naming the file and the structure (entry) when a structure cannot
+            be read, has no 3D cell, or its calculation fails.
+    """
     from ase.io import read
 
+    src = str(path)
     try:
-        images = read(str(path), index=":")
+        images = read(src, index=":")
     except Exception as err:
-        raise InputError(
-            f"cannot read structures ({type(err).__name__}: {err})", file=str(path)
-        ) from None
-    calc = get_calculator(calculator)
+        raise InputError(f"cannot read structures ({_why(err)})", file=src) from None
+    if calculator is None:
+        from ase.calculators.emt import EMT
+
+        calculator = EMT()
+    elif isinstance(calculator, str | os.PathLike):
+        raise TypeError(
+            "calculator must be an ASE calculator object, not a name or path "
+            "(matml.cli.eos.build_calculator builds one from 'emt' or a saved model)"
+        )
     curves = {}
     for i, atoms in enumerate(images):
         if atoms.cell.rank < 3:
-            raise InputError("structure has no full 3D cell", file=str(path), entry=i)
-        v, e = energies_from_calculator(atoms, calc, strain, points)
+            raise InputError("structure has no full 3D cell", file=src, entry=i)
+        try:
+            v, e = energies_from_calculator(atoms, calculator, strain, points)
+        except InputError as err:
+            # the calculator's own "where" (a formula) gives way to file and entry
+            raise InputError(err.message, file=src, entry=i, field=err.field) from None
+        except Exception as err:
+            # any ASE calculator may fail its own way: say where, in one line
+            raise InputError(
+                f"calculator failed on {atoms.get_chemical_formula()} ({_why(err)})",
+                file=src,
+                entry=i,
+            ) from None
         curves[f"{i}:{atoms.get_chemical_formula()}"] = (v, e, {})
     return curves
 
@@ -125,7 +161,8 @@ def run_eos(
     out: str | os.PathLike,
     *,
     system: str | None = None,
-    calculator: str | None = None,
+    calculator=None,
+    calculator_name: str | None = None,
     degrees=(2, 3, 4),
     volume_column: str | None = None,
     energy_column: str | None = None,
@@ -134,7 +171,14 @@ def run_eos(
     max_plots: int = 6,
     echo=print,
 ) -> dict:
-    """Fit polynomials and Birch-Murnaghan to each E(V) curve; report and plots."""
+    """Fit polynomials and Birch-Murnaghan to each E(V) curve; report and plots.
+
+    Args:
+        data: a CSV/JSON table of volume and energy columns, or structures.
+        calculator: any ASE calculator for structures (``None``: EMT); a table is
+            read as structures when a calculator is given.
+        calculator_name: how the report names the calculator (default: its ``name``).
+    """
     path = Path(data)
     if not path.is_file():
         raise InputError("no such file", file=str(path))
@@ -143,10 +187,11 @@ def run_eos(
         curves = eos_curves_from_table(path, system, volume_column, energy_column)
         source = "table"
     else:
-        curves = eos_curves_from_structures(path, calculator or "emt", strain, points)
+        curves = eos_curves_from_structures(path, calculator, strain, points)
         if system is not None:
             curves = {k: c for k, c in curves.items() if system in k}
-        source = f"structures + {calculator or 'emt'}"
+        label = calculator_name or getattr(calculator, "name", None) or "emt"
+        source = f"structures + {label}"
     config = {
         "command": "eos",
         "data": str(data),
@@ -164,7 +209,9 @@ def run_eos(
                 fit_birch_murnaghan(v, e)
             ]
         except InputError as err:
-            raise InputError(err.message, file=str(data), entry=name) from None
+            raise InputError(
+                err.message, file=str(data), entry=name, field=err.field
+            ) from None
         bm = fits[-1]
         row = {
             "system": name,
