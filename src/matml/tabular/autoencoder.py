@@ -14,23 +14,20 @@ __all__ = ["Autoencoder"]
 
 
 def _build(n_in: int, hidden: tuple[int, ...], bottleneck: int, seed: int):
-    import jax
     from flax import nnx
+
+    from matml.nn.mlp import MLP
 
     rngs = nnx.Rngs(seed)
 
-    def mlp(sizes):
-        layers = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            layers.append(nnx.Linear(a, b, rngs=rngs))
-            if i < len(sizes) - 2:
-                layers.append(jax.nn.tanh)
-        return nnx.Sequential(*layers)
-
     class AE(nnx.Module):
         def __init__(self):
-            self.encoder = mlp((n_in, *hidden, bottleneck))
-            self.decoder = mlp((bottleneck, *hidden[::-1], n_in))
+            self.encoder = MLP(
+                (n_in, *hidden, bottleneck), activation="tanh", rngs=rngs
+            )
+            self.decoder = MLP(
+                (bottleneck, *hidden[::-1], n_in), activation="tanh", rngs=rngs
+            )
 
         def __call__(self, x):
             return self.decoder(self.encoder(x))
