@@ -118,3 +118,67 @@ def test_stoichiometry_by_hand():
     assert row["mean_ionic_character"] == pytest.approx(2 * 0.4 * 0.6 * ionic)
     cu = s.transform(["Cu"])[0]
     assert cu[0] == 1 and cu[-1] == 0.0 and cu[-2] == 0.0
+
+
+def _tabular_imports() -> dict[str, set[str]]:
+    """Module -> the tabular modules it imports (at any depth of its code)."""
+    import ast
+    from pathlib import Path
+
+    import matml.tabular
+
+    graph = {}
+    for path in Path(matml.tabular.__file__).parent.glob("*.py"):
+        if path.stem == "__init__":
+            continue
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                if name.startswith("matml.tabular."):
+                    found.add(name.split(".")[2])
+        graph[path.stem] = found
+    return graph
+
+
+def test_no_import_cycles_in_tabular():
+    """featurize uses stoichiometry, which must not reach back (nor any other loop)."""
+    graph = _tabular_imports()
+    assert "stoichiometry" in graph["featurize"]
+
+    def reach(start):
+        seen, todo = set(), list(graph[start])
+        while todo:
+            m = todo.pop()
+            if m not in seen:
+                seen.add(m)
+                todo += graph.get(m, ())
+        return seen
+
+    cycles = sorted(m for m in graph if m in reach(m))
+    assert not cycles, f"modules on an import cycle: {cycles}"
+
+
+def test_one_preprocessing_chain_for_models_and_reducers():
+    from sklearn.pipeline import Pipeline
+
+    from matml.tabular.featurize import feature_matrix, preprocessing
+    from matml.tabular.models import make_pipeline
+    from matml.tabular.reading import Table
+
+    frame = pd.DataFrame({"formula": ["NaCl", "KCl", "MgO", "Fe2O3"], "v": [1.0] * 4})
+    table = Table(frame, "t.csv", "formula", None, None, ["v"])
+    ct = composition_features("formula", ["v"], ("fractions",))
+    steps = [name for name, _ in make_pipeline("linear", ct).steps]
+    assert steps == ["features", "nonconstant", "scale", "model"]
+    X, names = feature_matrix(table, ("fractions",))
+    # the constant column v and the absent elements are dropped, the rest standardised
+    assert names == ["frac_O", "frac_Na", "frac_Mg", "frac_Cl", "frac_K", "frac_Fe"]
+    np.testing.assert_allclose(X.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(X.std(axis=0), 1.0)
+    unscaled = Pipeline(preprocessing(ct, scale=False)).fit_transform(frame)
+    assert unscaled.shape == X.shape and unscaled.min() >= 0.0

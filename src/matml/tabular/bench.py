@@ -68,7 +68,7 @@ def default_pipeline(
     from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
     from sklearn.pipeline import Pipeline
 
-    from matml.tabular.featurize import composition_features
+    from matml.tabular.featurize import DEFAULT_FEATURES, composition_features
     from matml.tabular.models import ZeroInflatedRegressor
 
     reg = ExtraTreesRegressor(
@@ -83,7 +83,7 @@ def default_pipeline(
         [
             (
                 "features",
-                composition_features("formula", (), ("magpie", "stoich", "fractions")),
+                composition_features("formula", (), DEFAULT_FEATURES),
             ),
             ("model", model),
         ]

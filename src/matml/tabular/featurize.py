@@ -11,20 +11,31 @@ element). The numeric form is what ``parametrize_with_checks`` exercises.
   (22 element properties x 6 statistics), computed from a per-element property table
   read once from matminer, vectorised over rows, so thousands of formulas take a
   second rather than a minute. Values equal matminer's own ``featurize``.
-* :func:`composition_features`: a ``ColumnTransformer`` joining both with the
-  table's numeric columns.
+* :class:`~matml.tabular.stoichiometry.StoichiometryFeatures`: Ward et al.'s
+  stoichiometry, valence and ionic attributes.
+* :func:`composition_features`: a ``ColumnTransformer`` joining them with the
+  table's numeric columns; :func:`table_features` does so for a loaded table.
+* :func:`preprocessing`: features -> drop constant columns -> standardise, the chain
+  in front of every model and reducer; :func:`feature_matrix` applies it to a table.
+
+The shared input handling and the Magpie element table live in
+:mod:`matml.tabular._composition`.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from matml.errors import InputError
-from matml.tabular.reading import parse_formula
+from matml.tabular._composition import (
+    ELEMENT_SYMBOLS,
+    N_ELEMENTS,
+    _CompositionTransformer,
+    _magpie_table,
+    formulas_to_amounts,
+)
+from matml.tabular.stoichiometry import StoichiometryFeatures
 
 __all__ = [
     "N_ELEMENTS",
@@ -32,110 +43,14 @@ __all__ = [
     "formulas_to_amounts",
     "ElementFractions",
     "MagpieFeatures",
+    "DEFAULT_FEATURES",
     "composition_features",
+    "table_features",
+    "preprocessing",
+    "feature_matrix",
 ]
 
-N_ELEMENTS = 118
-
-
-@functools.cache
-def _symbols() -> tuple[str, ...]:
-    from pymatgen.core.periodic_table import Element
-
-    return tuple(Element.from_Z(z).symbol for z in range(1, N_ELEMENTS + 1))
-
-
-ELEMENT_SYMBOLS = _symbols()
-
-
-def formulas_to_amounts(formulas) -> np.ndarray:
-    """Element-amount matrix ``[n, 118]`` (atoms per formula unit) of formulas.
-
-    >>> a = formulas_to_amounts(["NaCl", "Fe2O3"])
-    >>> a.shape, a[0, [10, 16]].tolist(), a[1, [25, 7]].tolist()
-    ((2, 118), [1.0, 1.0], [2.0, 3.0])
-    """
-    formulas = list(formulas)
-    out = np.zeros((len(formulas), N_ELEMENTS))
-    for i, text in enumerate(formulas):
-        try:
-            comp = parse_formula(str(text))
-        except ValueError as err:
-            raise ValueError(f"row {i}: {err}") from None
-        for el, amount in comp.element_composition.items():
-            out[i, el.Z - 1] += amount
-    return out
-
-
-def _is_text(X) -> bool:
-    if hasattr(X, "dtypes"):  # DataFrame
-        return any(
-            str(dt) == "object" or str(dt).startswith(("str", "string"))
-            for dt in X.dtypes
-        )
-    if hasattr(X, "dtype") and not isinstance(X, np.ndarray):  # Series
-        return str(X.dtype) == "object" or str(X.dtype).startswith(("str", "string"))
-    arr = np.asarray(X, dtype=object)
-    return arr.size > 0 and isinstance(arr.flat[0], str)
-
-
-def _text_column(X) -> list[str]:
-    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:
-        if X.shape[1] != 1:
-            raise ValueError("formula input must be a single column")
-        return [str(v) for v in X.iloc[:, 0].tolist()]
-    arr = np.asarray(X, dtype=object)
-    if arr.ndim == 2:
-        if arr.shape[1] != 1:
-            raise ValueError("formula input must be a single column")
-        arr = arr[:, 0]
-    return [str(v) for v in arr.tolist()]
-
-
-class _CompositionTransformer(TransformerMixin, BaseEstimator):
-    """Shared input handling: formulas or a non-negative element-amount matrix."""
-
-    def _amounts(self, X, *, reset: bool) -> np.ndarray:
-        if _is_text(X):
-            if reset:
-                self.input_kind_ = "formula"
-                self.n_features_in_ = 1
-                if hasattr(X, "columns"):
-                    self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-                elif hasattr(self, "feature_names_in_"):
-                    del self.feature_names_in_
-            elif self.input_kind_ != "formula":
-                raise ValueError("fitted on an amount matrix, given formulas")
-            return formulas_to_amounts(_text_column(X))
-        A = validate_data(self, X, reset=reset, dtype=np.float64)
-        if reset:
-            self.input_kind_ = "amounts"
-        elif self.input_kind_ != "amounts":
-            raise ValueError("fitted on formulas, given a numeric matrix")
-        if A.shape[1] > N_ELEMENTS:
-            raise ValueError(
-                f"an amount matrix has at most {N_ELEMENTS} columns, got {A.shape[1]}"
-            )
-        if np.any(A < 0):
-            raise ValueError(
-                "Negative values in data passed to a composition featurizer"
-            )
-        return A
-
-    def fit(self, X, y=None):
-        """Record the input kind and width; nothing is learned."""
-        self._amounts(X, reset=True)
-        return self
-
-    def _n_elements(self) -> int:
-        return N_ELEMENTS if self.input_kind_ == "formula" else self.n_features_in_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.positive_only = True
-        tags.input_tags.string = True
-        tags.requires_fit = True
-        return tags
+DEFAULT_FEATURES = ("magpie", "stoich", "fractions")
 
 
 class ElementFractions(_CompositionTransformer):
@@ -166,25 +81,6 @@ class ElementFractions(_CompositionTransformer):
         return np.asarray(
             [f"frac_{s}" for s in ELEMENT_SYMBOLS[: self._n_elements()]], dtype=object
         )
-
-
-@functools.cache
-def _magpie_table() -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    """(118 x 22) Magpie element property table, property names, statistic names."""
-    from matminer.featurizers.composition import ElementProperty
-    from pymatgen.core.periodic_table import Element
-
-    ep = ElementProperty.from_preset("magpie")
-    table = np.array(
-        [
-            [
-                float(ep.data_source.get_elemental_property(Element.from_Z(z), p))
-                for p in ep.features
-            ]
-            for z in range(1, N_ELEMENTS + 1)
-        ]
-    )
-    return table, tuple(ep.features), tuple(ep.stats)
 
 
 class MagpieFeatures(_CompositionTransformer):
@@ -251,7 +147,7 @@ class MagpieFeatures(_CompositionTransformer):
 def composition_features(
     formula_column: str | None = "formula",
     numeric_columns: list[str] | tuple[str, ...] = (),
-    kinds: tuple[str, ...] = ("magpie", "stoich", "fractions"),
+    kinds: tuple[str, ...] = DEFAULT_FEATURES,
 ):
     """A ``ColumnTransformer`` of composition features plus numeric columns.
 
@@ -269,8 +165,6 @@ def composition_features(
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
-
-    from matml.tabular.stoichiometry import StoichiometryFeatures
 
     makers = {
         "magpie": MagpieFeatures,
@@ -294,3 +188,45 @@ def composition_features(
     if not parts:
         raise InputError("no features: give a formula column or numeric columns")
     return ColumnTransformer(parts, verbose_feature_names_out=False)
+
+
+def table_features(table, kinds: tuple[str, ...] = DEFAULT_FEATURES):
+    """:func:`composition_features` of a loaded table's formula and numeric columns.
+
+    Raises:
+        InputError: naming the table when it has neither.
+    """
+    if table.formula_column is None and not table.numeric_columns:
+        raise InputError(
+            "no features: no formula column and no numeric columns", file=table.source
+        )
+    return composition_features(
+        table.formula_column, table.numeric_columns, tuple(kinds)
+    )
+
+
+def preprocessing(features, *, scale: bool = True) -> list[tuple[str, object]]:
+    """``Pipeline`` steps: features -> drop constant columns -> standardise.
+
+    ``features`` (a transformer of the raw table) is cloned; ``scale=False`` leaves
+    out the scaler (trees need none, and their pictures read better unscaled).
+    """
+    from sklearn.base import clone
+    from sklearn.feature_selection import VarianceThreshold
+    from sklearn.preprocessing import StandardScaler
+
+    steps = [("features", clone(features)), ("nonconstant", VarianceThreshold(0.0))]
+    if scale:
+        steps.append(("scale", StandardScaler()))
+    return steps
+
+
+def feature_matrix(
+    table, kinds: tuple[str, ...] = DEFAULT_FEATURES, *, scale: bool = True
+) -> tuple[np.ndarray, list[str]]:
+    """The (standardised) non-constant feature matrix of a loaded table, and names."""
+    from sklearn.pipeline import Pipeline
+
+    pre = Pipeline(preprocessing(table_features(table, kinds), scale=scale))
+    X = pre.fit_transform(table.frame)
+    return X, list(pre.get_feature_names_out())

@@ -183,17 +183,14 @@ def make_pipeline(
     degree (1, 2 or 3) chosen by an inner 3-fold CV on the training rows only.
     """
     from sklearn.decomposition import PCA
-    from sklearn.feature_selection import VarianceThreshold
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+    from sklearn.preprocessing import PolynomialFeatures
 
-    steps = [
-        ("features", clone(features)),
-        ("nonconstant", VarianceThreshold(0.0)),
-        ("scale", StandardScaler()),
-    ]
+    from matml.tabular.featurize import preprocessing
+
+    steps = preprocessing(features)
     if name == "poly" and task == "regression":
         inner = Pipeline(
             [

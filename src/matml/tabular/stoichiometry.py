@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from matml.tabular.featurize import _CompositionTransformer, _magpie_table
+from matml.tabular._composition import _CompositionTransformer, _magpie_table
 
 __all__ = ["StoichiometryFeatures"]
 
