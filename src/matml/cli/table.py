@@ -120,7 +120,11 @@ def bench(
     from matml.tabular.bench import run_matbench
 
     if suite != "matbench":
-        raise InputError(f"unknown benchmark suite {suite!r} (only 'matbench')")
+        raise InputError(
+            f"unknown benchmark suite {suite!r} (only 'matbench')",
+            file=data_dir,
+            field="suite",
+        )
     run_matbench(
         task,
         data_dir,

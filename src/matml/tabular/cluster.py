@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from matml._plots import new_figure
 from matml.errors import InputError
 from matml.tabular._threads import one_thread
-from matml.tabular.reading import load_table
+from matml.tabular.featurize import DEFAULT_FEATURES, feature_matrix
+from matml.tabular.reading import load_command_table, naming_file
 from matml.tabular.report import Report, markdown_table
 
-__all__ = ["k_distance_eps", "cluster_table"]
+__all__ = ["k_distance_eps", "silhouette_scan", "cluster_table"]
 
 
 def k_distance_eps(X, min_samples: int = 5) -> tuple[float, np.ndarray]:
@@ -50,83 +52,53 @@ def _silhouette(X, labels, seed):
     )
 
 
-@one_thread
-def cluster_table(
-    data: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    k_max: int = 8,
-    n_components: int = 10,
-    min_samples: int = 5,
-    eps: float | None = None,
-    seed: int = 0,
-    features: tuple[str, ...] = ("magpie", "stoich", "fractions"),
-    exclude: tuple[str, ...] = (),
-    formula_column: str | None = "auto",
-    echo=print,
-) -> dict:
-    """Cluster rows three ways; silhouette-vs-k plot, k-distance plot, 2D picture."""
-    from sklearn.cluster import DBSCAN, KMeans
+def _projected(table, features, n_components, seed):
+    """The table's standardised features on their first principal components."""
     from sklearn.decomposition import PCA
-    from sklearn.mixture import GaussianMixture
 
-    from matml.tabular.plots import new_figure
-    from matml.tabular.reduce import feature_matrix
-
-    table = load_table(
-        data,
-        target=None,
-        formula_column=formula_column,
-        numeric_columns="auto",
-        exclude=exclude,
-    )
     X, _ = feature_matrix(table, features)
     n = X.shape[0]
     if n < 4:
-        raise InputError(
-            f"clustering needs at least 4 rows, got {n}", file=table.source
-        )
-    k_max = min(k_max, n - 1)
-    if k_max < 2:
-        raise InputError(f"--k-max must be at least 2, got {k_max}", field="k_max")
+        raise InputError(f"clustering needs at least 4 rows, got {n}")
     ncomp = max(2, min(n_components, X.shape[1], n))
-    Z = PCA(n_components=ncomp, random_state=seed).fit_transform(X)
-    config = {
-        "command": "table cluster",
-        "data": str(data),
-        "k_max": k_max,
-        "n_components": ncomp,
-        "min_samples": min_samples,
-        "eps": eps,
-        "features": list(features),
-        "formula_column": table.formula_column,
-        "numeric_columns": table.numeric_columns,
-    }
-    rep = Report(out, f"Cluster: {Path(str(data)).name}", config, seed)
-    echo(
-        f"{n} rows ({len(table.drops)} dropped), clustered on {ncomp} principal components"
-    )
-    if table.notes():
-        rep.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in table.notes()))
+    return PCA(n_components=ncomp, random_state=seed).fit_transform(X)
+
+
+def _kmeans(Z, k, seed):
+    from sklearn.cluster import KMeans
+
+    return KMeans(k, n_init=10, random_state=seed).fit(Z).labels_
+
+
+def _mixture(Z, k, seed):
+    from sklearn.mixture import GaussianMixture
+
+    return GaussianMixture(
+        k, covariance_type="full", random_state=seed, reg_covar=1e-4
+    ).fit(Z)
+
+
+def silhouette_scan(Z, k_max: int, seed: int = 0) -> list[dict]:
+    """Silhouette of k-means and of a Gaussian mixture (and its BIC), k = 2..k_max."""
     rows = []
     for k in range(2, k_max + 1):
-        km = KMeans(k, n_init=10, random_state=seed).fit(Z)
-        gm = GaussianMixture(
-            k, covariance_type="full", random_state=seed, reg_covar=1e-4
-        ).fit(Z)
+        gm = _mixture(Z, k, seed)
         rows.append(
             {
                 "k": k,
-                "kmeans_silhouette": _silhouette(Z, km.labels_, seed),
+                "kmeans_silhouette": _silhouette(Z, _kmeans(Z, k, seed), seed),
                 "gmm_silhouette": _silhouette(Z, gm.predict(Z), seed),
                 "gmm_bic": gm.bic(Z),
             }
         )
-    best_km = max(rows, key=lambda r: r["kmeans_silhouette"])["k"]
-    best_gm = max(rows, key=lambda r: np.nan_to_num(r["gmm_silhouette"], nan=-1))["k"]
-    md = markdown_table(rows)
-    echo(md)
-    echo(f"best k by silhouette: k-means {best_km}, GMM {best_gm}")
+    return rows
+
+
+def _best_k(rows, key):
+    return max(rows, key=lambda r: np.nan_to_num(r[key], nan=-1))["k"]
+
+
+def _silhouette_figure(rows):
     fig, axes = new_figure(size=(5.0, 3.6))
     ax = axes[0, 0]
     ks = [r["k"] for r in rows]
@@ -136,18 +108,10 @@ def cluster_table(
     ax.set_ylabel("silhouette score")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    rep.section("Choosing k")
-    rep.text(
-        f"{n} rows clustered on their first {ncomp} principal components.\n\n"
-        + md
-        + f"\n\nBest k by silhouette: k-means **{best_km}**, Gaussian mixture **{best_gm}**."
-    )
-    rep.figure(fig, "silhouette", "Silhouette score against k")
+    return fig
 
-    suggested, kdist = k_distance_eps(Z, min_samples)
-    eps_used = suggested if eps is None else eps
-    if eps_used <= 0:
-        raise InputError(f"eps must be positive, got {eps_used}", field="eps")
+
+def _k_distance_figure(kdist, suggested, min_samples):
     fig, axes = new_figure(size=(5.0, 3.6))
     ax = axes[0, 0]
     ax.plot(np.arange(len(kdist)), kdist)
@@ -158,30 +122,11 @@ def cluster_table(
     ax.set_ylabel(f"distance to neighbour {min_samples}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    db = DBSCAN(eps=eps_used, min_samples=min_samples).fit(Z)
-    n_db = len(set(db.labels_) - {-1})
-    noise = int(np.sum(db.labels_ == -1))
-    echo(
-        f"DBSCAN: eps {eps_used:.4g} (suggested {suggested:.4g}), {n_db} clusters, {noise} noise rows"
-    )
-    rep.section("DBSCAN")
-    rep.text(
-        f"Suggested eps from the k-distance knee: {suggested:.4g}; used {eps_used:.4g}. "
-        f"{n_db} clusters, {noise} rows labelled noise."
-    )
-    rep.figure(fig, "k_distance", "Sorted k-distance curve and its knee")
+    return fig
 
-    labels = {
-        f"k-means (k={best_km})": KMeans(
-            best_km, n_init=10, random_state=seed
-        ).fit_predict(Z),
-        f"Gaussian mixture (k={best_gm})": GaussianMixture(
-            best_gm, random_state=seed, reg_covar=1e-4
-        )
-        .fit(Z)
-        .predict(Z),
-        f"DBSCAN (eps={eps_used:.3g})": db.labels_,
-    }
+
+def _clusters_figure(Z, labels: dict):
+    """One panel per method: the rows on PC1/PC2 coloured by cluster, noise grey."""
     fig, axes = new_figure(3, 1, size=(4.6, 4.0))
     for ax, (name, lab) in zip(axes.flat, labels.items(), strict=True):
         noise_mask = lab == -1
@@ -205,9 +150,11 @@ def cluster_table(
         ax.set_xlabel("PC1")
         ax.set_ylabel("PC2")
     fig.tight_layout()
-    rep.section("The clusters")
-    rep.figure(fig, "clusters", "Clusters on the first two principal components")
-    sizes = [
+    return fig
+
+
+def _cluster_sizes(labels: dict) -> list[dict]:
+    return [
         {
             "method": name,
             "clusters": len(set(lab) - {-1}),
@@ -217,20 +164,115 @@ def cluster_table(
         }
         for name, lab in labels.items()
     ]
-    rep.table(sizes)
+
+
+def _write_labels(table, labels: dict, out) -> None:
+    """``labels.csv``: each row's formula and its cluster by each method."""
+    import pandas as pd
+
+    from matml._files import atomic_path
+
+    frame = pd.DataFrame(
+        {
+            "formula": table.frame[table.formula_column],
+            **{name.split(" (")[0]: lab for name, lab in labels.items()},
+        }
+    )
+    with atomic_path(Path(out) / "labels.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+@one_thread
+def cluster_table(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    k_max: int = 8,
+    n_components: int = 10,
+    min_samples: int = 5,
+    eps: float | None = None,
+    seed: int = 0,
+    features: tuple[str, ...] = DEFAULT_FEATURES,
+    exclude: tuple[str, ...] = (),
+    formula_column: str | None = "auto",
+    echo=print,
+) -> dict:
+    """Cluster rows three ways; silhouette-vs-k plot, k-distance plot, 2D picture."""
+    from sklearn.cluster import DBSCAN
+
+    table = load_command_table(data, formula_column=formula_column, exclude=exclude)
+    with naming_file(table.source):
+        Z = _projected(table, features, n_components, seed)
+        n, ncomp = Z.shape
+        k_max = min(k_max, n - 1)
+        if k_max < 2:
+            raise InputError(f"--k-max must be at least 2, got {k_max}", field="k_max")
+        suggested, kdist = k_distance_eps(Z, min_samples)
+        eps_used = suggested if eps is None else eps
+        if eps_used <= 0:
+            raise InputError(f"eps must be positive, got {eps_used}", field="eps")
+    config = {
+        "command": "table cluster",
+        "data": str(data),
+        "k_max": k_max,
+        "n_components": ncomp,
+        "min_samples": min_samples,
+        "eps": eps,
+        "features": list(features),
+        "formula_column": table.formula_column,
+        "numeric_columns": table.numeric_columns,
+    }
+    rep = Report(out, f"Cluster: {Path(str(data)).name}", config, seed)
+    echo(
+        f"{n} rows ({len(table.drops)} dropped), clustered on {ncomp} principal components"
+    )
+    rep.notes(table.notes())
+
+    rows = silhouette_scan(Z, k_max, seed)
+    best_km = _best_k(rows, "kmeans_silhouette")
+    best_gm = _best_k(rows, "gmm_silhouette")
+    md = markdown_table(rows)
+    echo(md)
+    echo(f"best k by silhouette: k-means {best_km}, GMM {best_gm}")
+    rep.section("Choosing k")
+    rep.text(
+        f"{n} rows clustered on their first {ncomp} principal components.\n\n"
+        + md
+        + f"\n\nBest k by silhouette: k-means **{best_km}**, Gaussian mixture **{best_gm}**."
+    )
+    rep.figure(_silhouette_figure(rows), "silhouette", "Silhouette score against k")
+
+    db = DBSCAN(eps=eps_used, min_samples=min_samples).fit(Z)
+    n_db = len(set(db.labels_) - {-1})
+    noise = int(np.sum(db.labels_ == -1))
+    echo(
+        f"DBSCAN: eps {eps_used:.4g} (suggested {suggested:.4g}), {n_db} clusters, {noise} noise rows"
+    )
+    rep.section("DBSCAN")
+    rep.text(
+        f"Suggested eps from the k-distance knee: {suggested:.4g}; used {eps_used:.4g}. "
+        f"{n_db} clusters, {noise} rows labelled noise."
+    )
+    rep.figure(
+        _k_distance_figure(kdist, suggested, min_samples),
+        "k_distance",
+        "Sorted k-distance curve and its knee",
+    )
+
+    labels = {
+        f"k-means (k={best_km})": _kmeans(Z, best_km, seed),
+        f"Gaussian mixture (k={best_gm})": _mixture(Z, best_gm, seed).predict(Z),
+        f"DBSCAN (eps={eps_used:.3g})": db.labels_,
+    }
+    rep.section("The clusters")
+    rep.figure(
+        _clusters_figure(Z, labels),
+        "clusters",
+        "Clusters on the first two principal components",
+    )
+    rep.table(_cluster_sizes(labels))
     if table.formula_column is not None:
-        import pandas as pd
-
-        frame = pd.DataFrame(
-            {
-                "formula": table.frame[table.formula_column],
-                **{name.split(" (")[0]: lab for name, lab in labels.items()},
-            }
-        )
-        from matml._files import atomic_path
-
-        with atomic_path(Path(out) / "labels.csv") as tmp:
-            frame.to_csv(tmp, index=False)
+        _write_labels(table, labels, out)
     rep.results = {
         "rows": n,
         "silhouette": rows,

@@ -9,14 +9,14 @@ import numpy as np
 
 from matml.errors import InputError
 from matml.tabular._threads import one_thread
-from matml.tabular.featurize import composition_features
+from matml.tabular.featurize import DEFAULT_FEATURES, preprocessing, table_features
 from matml.tabular.models import (
     CLASSIFIERS,
     REGRESSORS,
     cross_validate_models,
     make_pipeline,
 )
-from matml.tabular.reading import load_table
+from matml.tabular.reading import load_command_table, load_table, naming_file
 from matml.tabular.report import Report, markdown_table, progress_bar
 
 __all__ = ["fit_table", "predict_table", "DEFAULT_MODELS"]
@@ -44,6 +44,70 @@ def _targets(table, threshold):
     return raw.to_numpy(float), "regression"
 
 
+def _check_models(names, task: str) -> None:
+    allowed = REGRESSORS if task == "regression" else CLASSIFIERS
+    for name in names:
+        if name not in allowed:
+            raise InputError(
+                f"unknown {task} model {name!r} (choose from {', '.join(allowed)})",
+                field="models",
+            )
+
+
+def _cv_lines(res, names, task, cv, seed, echo) -> tuple[str, str]:
+    """Print the out-of-fold metrics; return the markdown table and the CV summary."""
+    cols = (
+        ["model", "mae", "rmse", "r", "r2"]
+        if task == "regression"
+        else ["model", "accuracy", "balanced_accuracy", "roc_auc"]
+    )
+    table_md = markdown_table([{"model": m, **res.metrics[m]} for m in names], cols)
+    best = res.best()
+    echo(f"{cv}-fold CV (seed {seed}), out-of-fold metrics:")
+    echo(table_md)
+    echo(f"best: {best}")
+    timing = ", ".join(f"{m} {res.seconds[m]:.0f} s" for m in names)
+    echo(f"CV time: {timing}")
+    poly_note = ""
+    if res.poly_degrees:
+        poly_note = (
+            f" Polynomial degree chosen by inner CV in each fold: {res.poly_degrees}."
+        )
+        echo(poly_note.strip())
+    summary = f"Best model: **{best}**. CV time: {timing}.{poly_note}"
+    return table_md, summary
+
+
+def _data_text(table, features) -> str:
+    return (
+        f"{len(table.frame)} rows used, {len(table.drops)} dropped. "
+        f"Features: {', '.join(features) if table.formula_column else 'none from formulas'}"
+        f"{' + ' + ', '.join(table.numeric_columns) if table.numeric_columns else ''}."
+    )
+
+
+def _save_model(path: Path, pipeline, table, task, threshold, best) -> None:
+    """The fitted pipeline and what predicting needs, as one joblib file."""
+    import joblib
+
+    from matml._files import atomic_path
+
+    with atomic_path(path) as tmp:
+        joblib.dump(
+            {
+                "pipeline": pipeline,
+                "target": table.target,
+                "task": task,
+                "threshold": threshold,
+                "formula_column": table.formula_column,
+                "numeric_columns": table.numeric_columns,
+                "model": best,
+                "format": "matml.tabular/1",
+            },
+            tmp,
+        )
+
+
 @one_thread
 def fit_table(
     data: str | os.PathLike,
@@ -54,7 +118,7 @@ def fit_table(
     cv: int = 5,
     seed: int = 0,
     threshold: float | None = None,
-    features: tuple[str, ...] = ("magpie", "stoich", "fractions"),
+    features: tuple[str, ...] = DEFAULT_FEATURES,
     numeric: list[str] | None = None,
     exclude: tuple[str, ...] = (),
     formula_column: str | None = "auto",
@@ -71,31 +135,18 @@ def fit_table(
     Raises:
         InputError: missing columns, a constant target, fewer rows than folds, ...
     """
-    import joblib
-
-    table = load_table(
+    table = load_command_table(
         data,
         target=target,
         formula_column=formula_column,
-        numeric_columns="auto" if numeric is None else numeric,
         exclude=exclude,
+        numeric=numeric,
     )
-    y, task = _targets(table, threshold)
-    names = list(models or DEFAULT_MODELS[task])
-    allowed = REGRESSORS if task == "regression" else CLASSIFIERS
-    for name in names:
-        if name not in allowed:
-            raise InputError(
-                f"unknown {task} model {name!r} (choose from {', '.join(allowed)})",
-                field="models",
-            )
-    if table.formula_column is None and not table.numeric_columns:
-        raise InputError(
-            "no features: no formula column and no numeric columns", file=table.source
-        )
-    feats = composition_features(
-        table.formula_column, table.numeric_columns, tuple(features)
-    )
+    with naming_file(table.source):
+        y, task = _targets(table, threshold)
+        names = list(models or DEFAULT_MODELS[task])
+        _check_models(names, task)
+        feats = table_features(table, features)
     config = {
         "command": "table fit",
         "data": str(data),
@@ -112,53 +163,28 @@ def fit_table(
     echo(f"{len(table.frame)} rows used, {len(table.drops)} dropped; task: {task}")
     for line in table.notes()[:10]:
         echo(f"  {line}")
-    try:
-        with progress_bar(len(names) * cv, "cross-validating", progress) as step:
-            res = cross_validate_models(
-                table.frame,
-                y,
-                names,
-                feats,
-                task=task,
-                cv=cv,
-                seed=seed,
-                progress=step,
-                n_jobs=n_jobs,
-            )
-    except InputError as err:  # name the table the problem is in
-        if err.file is not None:
-            raise
-        raise InputError(err.message, file=str(data), field=err.field) from None
-    cols = (
-        ["model", "mae", "rmse", "r", "r2"]
-        if task == "regression"
-        else ["model", "accuracy", "balanced_accuracy", "roc_auc"]
-    )
-    rows = [{"model": m, **res.metrics[m]} for m in names]
-    table_md = markdown_table(rows, cols)
-    best = res.best()
-    echo(f"{cv}-fold CV (seed {seed}), out-of-fold metrics:")
-    echo(table_md)
-    echo(f"best: {best}")
-    timing = ", ".join(f"{m} {res.seconds[m]:.0f} s" for m in names)
-    echo(f"CV time: {timing}")
-    poly_note = ""
-    if res.poly_degrees:
-        poly_note = (
-            f" Polynomial degree chosen by inner CV in each fold: {res.poly_degrees}."
+    with (
+        naming_file(table.source),
+        progress_bar(len(names) * cv, "cross-validating", progress) as step,
+    ):
+        res = cross_validate_models(
+            table.frame,
+            y,
+            names,
+            feats,
+            task=task,
+            cv=cv,
+            seed=seed,
+            progress=step,
+            n_jobs=n_jobs,
         )
-        echo(poly_note.strip())
-
+    table_md, summary = _cv_lines(res, names, task, cv, seed, echo)
+    best = res.best()
     rep.section("Data")
-    rep.text(
-        f"{len(table.frame)} rows used, {len(table.drops)} dropped. "
-        f"Features: {', '.join(features) if table.formula_column else 'none from formulas'}"
-        f"{' + ' + ', '.join(table.numeric_columns) if table.numeric_columns else ''}."
-    )
-    if table.notes():
-        rep.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in table.notes()))
+    rep.text(_data_text(table, features))
+    rep.notes(table.notes())
     rep.section(f"{cv}-fold cross-validation")
-    rep.text(table_md + f"\n\nBest model: **{best}**. CV time: {timing}.{poly_note}")
+    rep.text(table_md + "\n\n" + summary)
     if task == "regression":
         from matml.tabular.plots import parity_grid
 
@@ -170,22 +196,7 @@ def fit_table(
     # refit the best on everything and save it
     final = make_pipeline(best, feats, task, seed, n_jobs).fit(table.frame, y)
     model_path = Path(out) / "model.joblib"
-    from matml._files import atomic_path
-
-    with atomic_path(model_path) as tmp:
-        joblib.dump(
-            {
-                "pipeline": final,
-                "target": target,
-                "task": task,
-                "threshold": threshold,
-                "formula_column": table.formula_column,
-                "numeric_columns": table.numeric_columns,
-                "model": best,
-                "format": "matml.tabular/1",
-            },
-            tmp,
-        )
+    _save_model(model_path, final, table, task, threshold, best)
     _explain(rep, table, y, feats, task, seed)
     rep.results = {
         "task": task,
@@ -204,16 +215,12 @@ def fit_table(
 
 def _explain(rep, table, y, feats, task, seed):
     """Forest importances and a picture of a depth-3 tree, both fitted on all rows."""
-    from sklearn.base import clone
-    from sklearn.feature_selection import VarianceThreshold
     from sklearn.pipeline import Pipeline
 
     from matml.tabular.models import make_estimator
     from matml.tabular.plots import importance_bar, tree_picture
 
-    pre = Pipeline(
-        [("features", clone(feats)), ("nonconstant", VarianceThreshold(0.0))]
-    )
+    pre = Pipeline(preprocessing(feats, scale=False))
     X = pre.fit_transform(table.frame)
     names = pre.get_feature_names_out()
     forest = (
@@ -320,8 +327,7 @@ def predict_table(
         echo(line)
     rep.section("Predictions")
     rep.text("\n\n".join(lines) + f"\n\nWritten to `{csv.name}`.")
-    if table.notes():
-        rep.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in table.notes()))
+    rep.notes(table.notes())
     rep.results = results
     rep.write()
     return results

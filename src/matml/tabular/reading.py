@@ -7,9 +7,11 @@ target) are dropped *explicitly*: each drop is recorded with its row and reason 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,8 @@ __all__ = [
     "parse_formula",
     "find_formula_column",
     "load_table",
+    "load_command_table",
+    "naming_file",
 ]
 
 _FORMULA_NAMES = ("formula", "composition", "pretty_formula", "reduced_formula")
@@ -80,6 +84,28 @@ class Table:
             for c, n in self.missing_values().items()
         ]
         return lines
+
+
+@contextlib.contextmanager
+def naming_file(path: str | os.PathLike) -> Iterator[None]:
+    """Re-raise an :class:`InputError` that names no file as one that names ``path``.
+
+    A command wraps its work in this, so that every error it raises (a bad option
+    checked against the data, too few rows, a constant target) says which file.
+
+    >>> with naming_file("t.csv"):
+    ...     raise InputError("target is constant", field="y")
+    Traceback (most recent call last):
+    matml.errors.InputError: t.csv: field y: target is constant
+    """
+    try:
+        yield
+    except InputError as err:
+        if err.file is not None:
+            raise
+        raise InputError(
+            err.message, file=str(path), entry=err.entry, field=err.field
+        ) from None
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -269,3 +295,22 @@ def _mostly_numeric(column: pd.Series) -> bool:
     if text.isin(["true", "false"]).all():
         return False
     return True
+
+
+def load_command_table(
+    path: str | os.PathLike,
+    *,
+    target: str | None = None,
+    formula_column: str | None = "auto",
+    exclude: tuple[str, ...] | list[str] = (),
+    numeric: list[str] | None = None,
+) -> Table:
+    """:func:`load_table` as the table commands use it: every numeric column (but the
+    target and ``exclude``) is a candidate feature, unless ``numeric`` names them."""
+    return load_table(
+        path,
+        target=target,
+        formula_column=formula_column,
+        numeric_columns="auto" if numeric is None else numeric,
+        exclude=exclude,
+    )

@@ -81,6 +81,11 @@ class Report:
     def text(self, markdown: str) -> None:
         self.parts.append(markdown.rstrip() + "\n")
 
+    def notes(self, lines: list[str]) -> None:
+        """A "Data notes" list (the table's drops and imputations), if any."""
+        if lines:
+            self.text("Data notes:\n\n" + "\n".join(f"- {x}" for x in lines))
+
     def table(
         self, rows: list[dict[str, Any]], columns: list[str] | None = None
     ) -> None:
@@ -88,12 +93,15 @@ class Report:
 
     def figure(self, fig, name: str, caption: str) -> Path:
         """Save a matplotlib figure as ``name.png`` and link it in the report."""
-        import matplotlib.pyplot as plt
+        from matml._plots import save_figure
 
-        path = self.out_dir / f"{name}.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-        plt.close(fig)
+        path = save_figure(
+            fig,
+            self.out_dir / f"{name}.png",
+            dpi=110,
+            layout=False,
+            bbox_inches="tight",
+        )
         self.figures.append(path.name)
         self.parts.append(f"![{caption}]({path.name})\n\n*{caption}*\n")
         return path
