@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from ase import Atoms
@@ -15,6 +16,7 @@ from matml.data import (
     atoms_to_graph,
     edge_vectors,
     neighbor_list,
+    safe_norm,
 )
 from matml.errors import InputError
 
@@ -99,3 +101,44 @@ def test_slab_with_no_cell_vector_on_its_open_axis():
     assert sorted(zip(r, s, map(tuple, shifts), strict=True)) == sorted(
         zip(i, j, map(tuple, S), strict=True)
     )
+
+
+def test_padded_edges_are_zero_vectors_and_normalising_them_gives_nan_gradients():
+    """The warning of data/graph.py: padded edges are zero vectors; normalising them
+    by hand gives NaN gradients (through a zero mask too) unless they are replaced
+    first; matml's safe_norm and e3nn-jax's spherical harmonics stay finite."""
+    import e3nn_jax as e3nn
+    import jax
+
+    from matml.data import atoms_to_graph, edge_vectors
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    atoms.rattle(0.05, seed=1)
+    g = atoms_to_graph([atoms], 3.0, ["Cu"], n_edge=64).to_jax(jnp.float32)
+    mask = g.edge_mask
+    assert (~np.asarray(mask)).any()
+    assert np.all(np.asarray(edge_vectors(g))[~np.asarray(mask)] == 0.0)
+    weights = jnp.arange(1.0, 4.0)
+
+    def energy(positions, how):
+        vec = edge_vectors(g, positions)
+        if how == "replaced":
+            vec = jnp.where(mask[:, None], vec, jnp.array([1.0, 0.0, 0.0]))
+        if how == "safe_norm":
+            unit = vec / safe_norm(vec, mask)[:, None]
+        elif how == "e3nn":
+            unit = e3nn.spherical_harmonics(
+                "1o", vec, normalize=True, normalization="norm"
+            ).array
+        else:
+            unit = vec / jnp.linalg.norm(vec, axis=1, keepdims=True)
+        r = jnp.sum(vec**2, axis=1)
+        return jnp.sum(jnp.where(mask, (unit @ weights) * r, 0.0))
+
+    with jax.debug_nans(False), jax.debug_infs(False):
+        bad = jax.grad(energy)(g.positions, "plain")
+    assert np.isnan(np.asarray(bad)).any()
+    ref = jax.grad(energy)(g.positions, "replaced")
+    assert np.isfinite(np.asarray(ref)).all() and np.abs(np.asarray(ref)).max() > 0
+    for how in ("safe_norm", "e3nn"):
+        np.testing.assert_allclose(jax.grad(energy)(g.positions, how), ref, atol=1e-5)

@@ -1,27 +1,35 @@
-"""The physics battery on the pair network (with its EAM term): finite differences,
-invariances, periodic images, padding, through the ASE calculator too."""
+"""The physics battery of ``matml.testing`` on the pair network (with its EAM term), in
+float32 (what users run) and float64 (sharp tolerances); and checks that the battery's
+own assertions fail when they should."""
 
 from __future__ import annotations
 
-import jax
+import e3nn_jax as e3nn
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from matml.potential import Potential
+from matml.potential import Potential, precision
 from matml.testing import (
+    assert_batched_equals_single,
+    assert_equivariant,
+    assert_forces_match_finite_differences,
     assert_invariant,
+    assert_isolated_atoms_additive,
+    assert_padding_invariant,
+    assert_periodic_images,
+    assert_smooth_cutoff,
+    assert_stress_matches_finite_differences,
     compute,
-    finite_difference_forces,
-    finite_difference_stress,
-    relative_error,
 )
 
+DTYPES = ["float32", "float64"]
 
-@pytest.fixture(scope="module")
-def potential():
+
+@pytest.fixture(scope="module", params=DTYPES)
+def potential(request):
     return Potential(
         "pair",
         ["Cu", "Ni"],
@@ -31,7 +39,7 @@ def potential():
         e0=[-3.0, -4.5],
         scale=0.7,
         shift=0.1,
-        dtype=jnp.float64,
+        dtype=request.param,
     )
 
 
@@ -51,22 +59,19 @@ def cluster(seed=1) -> Atoms:
     return Atoms("Cu4Ni2", positions=pos)
 
 
+def test_dtype_is_the_potentials(potential):
+    assert str(potential.dtype) == str(potential.model.phi.layers[0].kernel[...].dtype)
+    _, f, _, _ = compute(potential, cluster())
+    assert np.isfinite(f).all()
+
+
 @pytest.mark.parametrize("make", [periodic_alloy, cluster])
 def test_forces_equal_finite_differences(potential, make):
-    atoms = make()
-    _, forces, _, _ = compute(potential, atoms)
-    fd = finite_difference_forces(potential, atoms, h=1e-4)
-    assert np.abs(forces).max() > 1e-3  # not trivially zero
-    assert relative_error(forces, fd) < 1e-6
+    assert_forces_match_finite_differences(potential, make())
 
 
 def test_stress_equals_finite_differences(potential):
-    atoms = periodic_alloy()
-    _, _, stress, _ = compute(potential, atoms)
-    fd = finite_difference_stress(potential, atoms, h=1e-5)
-    assert np.abs(stress).max() > 1e-4
-    assert relative_error(stress, fd) < 1e-6
-    np.testing.assert_allclose(stress, stress.T, atol=1e-14)
+    assert_stress_matches_finite_differences(potential, periodic_alloy())
 
 
 def test_non_periodic_has_zero_stress(potential):
@@ -76,56 +81,81 @@ def test_non_periodic_has_zero_stress(potential):
 
 @pytest.mark.parametrize("make", [periodic_alloy, cluster])
 def test_invariance(potential, make):
-    assert_invariant(potential, make(), tol=1e-10)
+    assert_invariant(potential, make())
 
 
 def test_periodic_images_primitive_vs_supercell(potential):
     # cutoff 4.0 Å is longer than half of every cell vector of the primitive fcc cell
     prim = bulk("Cu", "fcc", a=3.6)
     assert 4.0 > 0.5 * np.linalg.norm(prim.cell[:], axis=1).max()
-    sup = prim.repeat((3, 3, 3))
-    e1, f1, s1, _ = compute(potential, prim)
-    e27, f27, s27, _ = compute(potential, sup)
-    assert abs(e1 - e27 / 27) < 1e-10
-    np.testing.assert_allclose(s1, s27, atol=1e-12)
-    assert np.abs(f27).max() < 1e-10
+    assert_periodic_images(potential, prim, (3, 3, 3))
+    rattled = periodic_alloy(4)
+    assert_periodic_images(potential, rattled, (1, 2, 2))
 
 
 def test_padded_equals_unpadded(potential):
-    atoms = periodic_alloy(seed=5)
-    e, f, s, ei = compute(potential, atoms)
-    e2, f2, s2, ei2 = compute(potential, atoms, pad_nodes=16, pad_edges=128)
-    assert abs(e - e2) < 1e-12
-    np.testing.assert_allclose(f, f2, atol=1e-12)
-    np.testing.assert_allclose(s, s2, atol=1e-12)
-    np.testing.assert_allclose(ei, ei2, atol=1e-12)
-    assert abs(ei.sum() - e) < 1e-10
+    assert_padding_invariant(potential, periodic_alloy(seed=5))
 
 
 def test_isolated_atoms_are_additive(potential):
-    e, f, _, _ = compute(potential, Atoms("Ni", positions=[[0, 0, 0]]))
-    # a lone atom has no neighbours: its energy is E0 + scale * F(0) + shift, the
-    # same for every isolated Ni; two far-apart atoms add up
-    e2, _, _, _ = compute(potential, Atoms("Ni2", positions=[[0, 0, 0], [0, 0, 50.0]]))
-    assert abs(e2 - 2 * e) < 1e-12
-    assert np.all(f == 0)
+    assert_isolated_atoms_additive(potential, "Ni")
 
 
 def test_batched_equals_single(potential):
+    assert_batched_equals_single(
+        potential, [periodic_alloy(0), cluster(1), periodic_alloy(2)]
+    )
+
+
+def test_smooth_at_the_cutoff(potential):
+    assert_smooth_cutoff(potential, "CuNi")
+
+
+def test_float32_agrees_with_float64(potential):
+    """The same weights in float32 and float64 predict the same to float32 rounding."""
+    import jax
     from flax import nnx
 
-    from matml.data import atoms_to_graph
-    from matml.potential import predict_fn
+    other = "float64" if str(potential.dtype) == "float32" else "float32"
+    twin = Potential("pair", ["Cu", "Ni"], 4.0, {"hidden": [16, 16], "embedding": 4},
+                     dtype=other)  # fmt: skip
+    state = jax.tree_util.tree_map(lambda a: np.asarray(a), nnx.state(potential))
+    with precision(other):
+        nnx.update(twin, jax.tree_util.tree_map(lambda a: jnp.asarray(a, other), state))
+    atoms = periodic_alloy(3)
+    e1, f1, s1, _ = compute(potential, atoms)
+    e2, f2, s2, _ = compute(twin, atoms)
+    assert abs(e1 - e2) < 1e-5 * abs(e2)
+    np.testing.assert_allclose(f1, f2, atol=1e-4)
+    np.testing.assert_allclose(s1, s2, atol=1e-5)
 
-    structures = [periodic_alloy(0), cluster(1), periodic_alloy(2)]
-    g = atoms_to_graph(structures, 4.0, ["Cu", "Ni"]).cast(potential.dtype)
-    graphdef, state = nnx.split(potential)
-    out = jax.device_get(predict_fn(graphdef, True, potential.dtype)(state, g))
-    start = 0
-    for k, atoms in enumerate(structures):
-        e, f, s, _ = compute(potential, atoms)
-        n = len(atoms)
-        assert abs(float(out.energy[k]) - e) < 1e-10
-        np.testing.assert_allclose(out.forces[start : start + n], f, atol=1e-10)
-        np.testing.assert_allclose(out.stress[k], s, atol=1e-12)
-        start += n
+
+# --- the battery's checks must be able to fail ---------------------------------------
+
+
+def test_smooth_cutoff_check_catches_a_jump():
+    unshifted = Potential("lj", ["Ar"], 6.0, {"epsilon": 0.01, "sigma": 3.4, "shift": False},
+                          dtype="float64")  # fmt: skip
+    with pytest.raises(AssertionError, match="jumps at the cutoff"):
+        assert_smooth_cutoff(unshifted)
+
+
+def test_assert_equivariant():
+    rng = np.random.default_rng(0)
+    x = e3nn.IrrepsArray("1o", jnp.asarray(rng.normal(size=(5, 3)), jnp.float32))
+
+    def good(v):  # vectors to l = 0, 1, 2 (with the parity of a polar vector)
+        return e3nn.spherical_harmonics("0e + 1o + 2e", v, normalize=False)
+
+    def bad(v):  # claims 1o but is not a vector: squares of components
+        return e3nn.IrrepsArray("1o", v.array**2)
+
+    assert_equivariant(good, x)
+    with pytest.raises(AssertionError, match="rotation"):
+        assert_equivariant(bad, x)
+
+    def wrong_parity(v):  # a pseudo-vector labelled as a vector fails the inversion
+        return e3nn.IrrepsArray("1o", jnp.cross(v.array, v.array[::-1]))
+
+    with pytest.raises(AssertionError, match="inversion"):
+        assert_equivariant(wrong_parity, x)

@@ -173,3 +173,90 @@ def test_empty_training_set_is_an_error(copper):
     raw["data"] = {"valid_fraction": 0.9}
     with pytest.raises(InputError, match="no structures left to train on"):
         train_from_config(raw, "unused", progress=False, train_atoms=copper[:1])
+
+
+def test_float64_model_needs_no_global_flag(copper, tmp_path):
+    """A float64 potential is built, saved, loaded and run without switching
+    jax_enable_x64 on for the process (matml.potential.precision is thread-local)."""
+    assert not jax.config.jax_enable_x64
+    ds = Dataset.from_atoms(copper[:3], CUTOFF, ["Cu"])
+    pot = _potential(ds, jnp.float64)
+    again = load(save(pot, tmp_path / "m.matml"))
+    assert not jax.config.jax_enable_x64
+    assert str(again.dtype) == "float64"
+    from matml.testing import compute_batch
+
+    out = compute_batch(again, [copper[0]])
+    assert out.energy.dtype == np.float64 and out.forces.dtype == np.float64
+    assert not jax.config.jax_enable_x64
+
+
+def test_newer_model_format_is_refused(copper, tmp_path):
+    import json
+    import struct
+
+    from matml.errors import InputError
+    from matml.potential.serialization import MAGIC
+
+    ds = Dataset.from_atoms(copper[:3], CUTOFF, ["Cu"])
+    path = save(_potential(ds), tmp_path / "m.matml")
+    blob = path.read_bytes()
+    (n,) = struct.unpack("<Q", blob[8:16])
+    header = json.loads(blob[16 : 16 + n])
+    header["format_version"] = 99
+    new = json.dumps(header).encode()
+    path.write_bytes(MAGIC + struct.pack("<Q", len(new)) + new + blob[16 + n :])
+    with pytest.raises(InputError, match=r"m\.matml: model format version 99 is newer"):
+        load(path)
+
+
+def test_seed_is_not_static_config_and_split_seed_is_separate(copper):
+    """Two potentials differing only in their initial weights share the compiled
+    step; the validation split follows data.split_seed, not the weights' seed."""
+    ds = Dataset.from_atoms(copper[:8], CUTOFF, ["Cu"])
+    a = Potential("pair", ["Cu"], CUTOFF, TINY, rngs=1)
+    b = Potential("pair", ["Cu"], CUTOFF, TINY, rngs=nnx.Rngs(2))
+    ga, sa = nnx.split(a)
+    gb, sb = nnx.split(b)
+    assert ga == gb and hash(ga) == hash(gb)
+    wa, wb = (jax.tree_util.tree_leaves(s) for s in (sa, sb))
+    assert any(not np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
+    with pytest.raises(Exception, match="top-level key 'seed'"):
+        from_dict({"model": {"name": "pair", "seed": 3}})
+    cfg = from_dict({"seed": 5, "data": {"split_seed": 2}})
+    assert cfg.seed == 5 and cfg.data.split_seed == 2
+    t1, v1 = ds.split(0.25, seed=cfg.data.split_seed)
+    t2, v2 = ds.split(0.25, seed=2)
+    assert [s.energy for s in v1.structures] == [s.energy for s in v2.structures]
+
+
+def test_evaluate_before_fit_and_exact_batch_sums(copper):
+    """evaluate() works on a fresh trainer; its loss is the same whatever the batch
+    size (sums and counts are reduced exactly, not means of means)."""
+    ds = Dataset.from_atoms(copper[:10], CUTOFF, ["Cu"])
+    pot = _potential(ds)
+    losses = []
+    for batch in (3, 10):
+        trainer = Trainer(pot, TrainConfig(batch_size=batch), progress=False)
+        loss, metrics = trainer.evaluate(ds)
+        losses.append(loss)
+        assert metrics["energy_rmse"] > 0 and metrics["forces_rmse"] > 0
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    # and the loss is what the metrics say: energy MSE (eV/atom)^2 + forces MSE
+    e = (metrics["energy_rmse"] / 1000) ** 2
+    f = metrics["forces_rmse"] ** 2
+    assert losses[1] == pytest.approx(e + f, rel=1e-4)
+
+
+def test_diverging_run_leaves_nothing(copper, tmp_path):
+    from matml.errors import TrainingError
+
+    raw = {
+        "model": {"name": "pair", "cutoff": CUTOFF, **TINY},
+        "train": {"epochs": 3, "batch_size": 4, "lr": 1e8, "n_buckets": 1},
+    }
+    out = tmp_path / "run"
+    with pytest.raises(TrainingError, match="train.lr"):
+        with jax.debug_nans(False), jax.debug_infs(False):  # the trainer's own check
+            train_from_config(raw, out, progress=False, train_atoms=copper[:8])
+    assert not out.exists()

@@ -9,6 +9,15 @@ one autodiff pass, points from the centre to the neighbour::
 Padding: the last graph (``graph_mask == False``) owns every padded node; padded edges join
 the last padded node to itself, have zero shift and ``edge_mask == False``. Models must
 multiply edge terms by ``edge_mask`` and use :func:`safe_norm` (zero-length padded edges).
+
+.. warning::
+    Padded edge vectors are exactly zero. Normalising one by hand (``v /
+    jnp.linalg.norm(v)``) has a NaN gradient at zero, and a NaN gradient times a zero
+    mask (or through ``jnp.where``) is still NaN: forces and every weight's gradient
+    become NaN. Replace padded vectors *before* the non-smooth function
+    (``jnp.where(edge_mask[:, None], v, unit_x)``), or divide by :func:`safe_norm`.
+    e3nn-jax's ``spherical_harmonics(..., normalize=True)`` is finite at zero (0.21);
+    ``tests/data/test_graph.py`` checks all of this.
 """
 
 from __future__ import annotations
