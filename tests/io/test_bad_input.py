@@ -188,7 +188,7 @@ def test_mlearn_bad_fields(mlearn_dir, tmp_path):
     assert e.value.entry == 1
     bad[0]["structure"]["sites"][1]["species"][0]["element"] = "Xx"
     path.write_text(json.dumps(bad))
-    with pytest.raises(InputError, match="bad species") as e:
+    with pytest.raises(InputError, match="site 1 has an unknown element .Xx.") as e:
         read(path)
     assert (e.value.entry, e.value.field) == (0, "structure.sites")
 

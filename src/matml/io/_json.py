@@ -19,6 +19,13 @@ def _where(text: str, pos: int) -> str:
     return f"line {line} column {col}"
 
 
+def _reason(msg: str) -> str:
+    """The json module's message as a phrase: "Unterminated string starting at" ->
+    "unterminated string" (its position is named separately)."""
+    msg = msg.removesuffix(" at").removesuffix(" starting")
+    return msg[:1].lower() + msg[1:]
+
+
 def _skip(text: str, pos: int) -> int:
     while pos < len(text) and text[pos] in _WS:
         pos += 1
@@ -37,8 +44,14 @@ def iter_json_list(path: str | os.PathLike) -> Iterator[Any]:
             text = fh.read()
     except FileNotFoundError:
         raise InputError("file not found", file=file) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a JSON file", file=file) from None
     except UnicodeDecodeError as err:
-        raise InputError(f"not a UTF-8 text file ({err.reason})", file=file) from None
+        raise InputError(
+            f"not a UTF-8 text file ({err.reason} at byte {err.start})", file=file
+        ) from None
+    except OSError as err:
+        raise InputError(f"cannot read the file ({err.strerror})", file=file) from None
     pos = _skip(text, 0)
     if pos == len(text):
         raise InputError("empty file, expected a JSON list", file=file)
@@ -48,15 +61,18 @@ def iter_json_list(path: str | os.PathLike) -> Iterator[Any]:
         )
     pos = _skip(text, pos + 1)
     if pos < len(text) and text[pos] == "]":
+        _check_end(text, pos, file)
         return
     entry = 0
     while True:
         try:
             item, pos = _DECODER.raw_decode(text, pos)
         except json.JSONDecodeError as err:
-            what = "truncated" if err.pos >= len(text) else "corrupt"
+            # an unterminated string runs to the end of the file: truncated too
+            ends = err.pos >= len(text) or err.msg.startswith("Unterminated string")
+            what = "truncated" if ends else "corrupt"
             raise InputError(
-                f"{what} JSON at {_where(text, err.pos)}: {err.msg}",
+                f"{what} JSON at {_where(text, err.pos)}: {_reason(err.msg)}",
                 file=file,
                 entry=entry,
             ) from None
@@ -69,10 +85,7 @@ def iter_json_list(path: str | os.PathLike) -> Iterator[Any]:
                 entry=entry,
             )
         if text[pos] == "]":
-            if _skip(text, pos + 1) != len(text):
-                raise InputError(
-                    f"extra data after the list at {_where(text, pos + 1)}", file=file
-                )
+            _check_end(text, pos, file)
             return
         if text[pos] != ",":
             raise InputError(
@@ -83,3 +96,12 @@ def iter_json_list(path: str | os.PathLike) -> Iterator[Any]:
             )
         pos = _skip(text, pos + 1)
         entry += 1
+
+
+def _check_end(text: str, pos: int, file: str) -> None:
+    """Nothing but white space may follow the list's closing ``]`` at ``pos``."""
+    rest = _skip(text, pos + 1)
+    if rest != len(text):
+        raise InputError(
+            f"extra data after the list at {_where(text, rest)}", file=file
+        )

@@ -60,9 +60,14 @@ MLEARN_COUNTS: dict[tuple[str, str], tuple[int, int]] = {
 
 
 def default_cache_dir() -> Path:
-    """``$MATML_CACHE_DIR`` if set, else ``~/.cache/matml``; mlearn goes in ``mlearn/``."""
+    """matml's cache folder: ``$MATML_CACHE_DIR`` if set, else ``~/.cache/matml``.
+
+    The one place that reads ``MATML_CACHE_DIR``; each cache takes a subfolder of it
+    (``mlearn/`` for downloads, ``descriptors/`` for invariant tables). Read at each
+    call, so a changed environment takes effect.
+    """
     env = os.environ.get("MATML_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "matml"
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "matml"
 
 
 def _element(element: str) -> str:

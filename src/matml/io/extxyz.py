@@ -29,7 +29,12 @@ __all__ = ["read_extxyz", "write_extxyz", "to_voigt"]
 
 def to_voigt(stress, *, file=None, entry=None, field=keys.STRESS) -> np.ndarray:
     """Return a stress as a Voigt 6-vector (xx yy zz yz xz xy) from 6 or 3x3 values."""
-    s = np.asarray(stress, dtype=float)
+    try:
+        s = np.asarray(stress, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"stress is not numeric: {stress!r}", file=file, entry=entry, field=field
+        ) from None
     if s.shape == (6,):
         return s.copy()
     if s.size == 9:
@@ -84,7 +89,15 @@ def _convert(
                 field=energy_key,
             ) from None
     if forces is not None:
-        forces = np.asarray(forces, dtype=float)
+        try:
+            forces = np.asarray(forces, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"forces are not numeric: {np.asarray(forces).ravel()[:3].tolist()} ...",
+                file=file,
+                entry=entry,
+                field=forces_key,
+            ) from None
         if forces.shape != (len(atoms), 3):
             raise InputError(
                 f"forces have shape {forces.shape}, expected ({len(atoms)}, 3)",
@@ -98,6 +111,24 @@ def _convert(
             stress, file=file, entry=entry, field=stress_key
         )
     return atoms
+
+
+def _read_error(err: Exception, format: str, where: str, file: str, entry: int):
+    """One line for what ASE raised while reading frame ``entry``."""
+    if isinstance(err, IsADirectoryError):
+        return InputError("is a folder, not a structure file", file=file)
+    if isinstance(err, PermissionError):
+        return InputError("cannot read the file (permission denied)", file=file)
+    if isinstance(err, UnicodeDecodeError):
+        return InputError(
+            f"not a text file ({where}: {err.reason})", file=file, entry=entry
+        )
+    detail = str(err).strip().removeprefix(f"ase.io.{format}: ")
+    return InputError(
+        f"corrupt or truncated {format} file ({where}): {type(err).__name__}: {detail}",
+        file=file,
+        entry=entry,
+    )
 
 
 def read_extxyz(
@@ -142,12 +173,7 @@ def read_extxyz(
         except Exception as err:  # ASE raises many types on bad input
             lines_known = index == ":" and format in ("extxyz", "xyz")
             where = f"frame starting at line {line}" if lines_known else "a frame"
-            raise InputError(
-                f"corrupt or truncated {format} file ({where}): "
-                f"{type(err).__name__}: {err}",
-                file=file,
-                entry=len(frames),
-            ) from None
+            raise _read_error(err, format, where, file, len(frames)) from None
         line += len(atoms) + 2
         frames.append(atoms)
     unused: set[tuple[str, str | None]] = set()

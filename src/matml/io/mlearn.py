@@ -42,6 +42,7 @@ import os
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers
 
 from matml import keys
 from matml.errors import InputError
@@ -85,50 +86,61 @@ def virial_to_stress(
 
 
 def _structure_to_atoms(struct: dict, file: str, entry: int) -> Atoms:
+    def err(message, field):
+        return InputError(message, file=file, entry=entry, field=field)
+
     try:
-        cell = np.asarray(struct["lattice"]["matrix"], dtype=float)
+        matrix = struct["lattice"]["matrix"]
         sites = struct["sites"]
-    except (KeyError, TypeError, ValueError):
-        raise InputError(
-            "no lattice matrix or sites in the structure",
-            file=file,
-            entry=entry,
-            field="structure",
+    except (KeyError, TypeError):
+        raise err("no lattice matrix or sites in the structure", "structure") from None
+    try:
+        cell = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError):
+        raise err(
+            "lattice matrix is not a 3x3 array of numbers", "structure.lattice"
         ) from None
     if cell.shape != (3, 3):
-        raise InputError(
+        raise err(
             f"lattice matrix has shape {cell.shape}, expected (3, 3)",
-            file=file,
-            entry=entry,
-            field="structure.lattice",
+            "structure.lattice",
+        )
+    if not isinstance(sites, list):
+        raise err(
+            f"sites must be a list, not {type(sites).__name__}", "structure.sites"
         )
     symbols, frac = [], []
     for k, site in enumerate(sites):
         try:
             species = site["species"]
-            if len(species) != 1 or float(species[0].get("occu", 1.0)) != 1.0:
-                raise InputError(
-                    f"site {k} is disordered (partial occupancy), not supported",
-                    file=file,
-                    entry=entry,
-                    field="structure.sites",
-                )
-            symbols.append(species[0]["element"])
-            frac.append(site["abc"])
-        except (KeyError, TypeError, IndexError):
-            raise InputError(
-                f"site {k} has no species/abc",
-                file=file,
-                entry=entry,
-                field="structure.sites",
-            ) from None
+            element, occu = species[0]["element"], species[0].get("occu", 1.0)
+            abc = site["abc"]
+        except (KeyError, TypeError, IndexError, AttributeError):
+            raise err(f"site {k} has no species/abc", "structure.sites") from None
+        try:
+            disordered = len(species) != 1 or float(occu) != 1.0
+        except (TypeError, ValueError):
+            disordered = True
+        if disordered:
+            raise err(
+                f"site {k} is disordered (partial occupancy), not supported",
+                "structure.sites",
+            )
+        if not isinstance(element, str) or element not in atomic_numbers:
+            raise err(f"site {k} has an unknown element {element!r}", "structure.sites")
+        try:
+            xyz = np.asarray(abc, dtype=float)
+        except (TypeError, ValueError):
+            xyz = None
+        if xyz is None or xyz.shape != (3,):
+            raise err(
+                f"site {k}: abc must be 3 fractional coordinates, got {abc!r}",
+                "structure.sites",
+            )
+        symbols.append(element)
+        frac.append(xyz)
     frac = np.asarray(frac, dtype=float).reshape(-1, 3)
-    try:
-        return Atoms(symbols=symbols, positions=frac @ cell, cell=cell, pbc=True)
-    except (KeyError, ValueError) as err:
-        raise InputError(
-            f"bad species: {err}", file=file, entry=entry, field="structure.sites"
-        ) from None
+    return Atoms(symbols=symbols, positions=frac @ cell, cell=cell, pbc=True)
 
 
 def _entry_to_atoms(item: dict, file: str, entry: int) -> Atoms:
@@ -144,6 +156,13 @@ def _entry_to_atoms(item: dict, file: str, entry: int) -> Atoms:
             field="num_atoms",
         )
     outputs = item.get("outputs") or {}
+    if not isinstance(outputs, dict):
+        raise InputError(
+            f"outputs must be a mapping, not {type(outputs).__name__}",
+            file=file,
+            entry=entry,
+            field="outputs",
+        )
     if outputs.get("energy") is not None:
         try:
             atoms.info[keys.ENERGY] = float(outputs["energy"])

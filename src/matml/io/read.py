@@ -18,19 +18,44 @@ _EXTXYZ_SUFFIXES = {".xyz", ".extxyz"}
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """Guess the format of a structure file: ``"mlearn"``, ``"extxyz"`` or ase's guess."""
+    """Guess the format of a structure file: ``"mlearn"``, ``"extxyz"`` or ase's guess.
+
+    Raises:
+        InputError: naming the file, when neither its name nor its content tells.
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".json":
         return "mlearn"
     if suffix in _EXTXYZ_SUFFIXES:
         return "extxyz"
-    from ase.io.formats import UnknownFileTypeError, filetype
+    from ase.io.formats import UnknownFileTypeError, filetype, ioformats
 
     try:
-        return filetype(str(p), read=p.exists())
+        fmt = filetype(str(p), read=p.exists())
     except (UnknownFileTypeError, OSError, ValueError) as err:
-        raise InputError(f"cannot tell the file format: {err}", file=str(p)) from None
+        raise InputError(
+            f"cannot tell the file format ({err}); name it with format=/--format",
+            file=str(p),
+        ) from None
+    if fmt not in ioformats:  # ase falls back on the suffix, known or not
+        raise InputError(
+            f"cannot tell the file format (no format is called {fmt!r}); name it "
+            "with format=/--format",
+            file=str(p),
+        )
+    return fmt
+
+
+def _check_format(fmt: str, path: str) -> None:
+    from ase.io.formats import ioformats
+
+    if fmt != "mlearn" and fmt not in ioformats:
+        raise InputError(
+            f"unknown format {fmt!r}; use mlearn, extxyz or an ase.io format",
+            file=path,
+            field="format",
+        )
 
 
 def read(
@@ -63,7 +88,11 @@ def read(
     """
     if not Path(path).exists():
         raise InputError("file not found", file=str(path))
+    if Path(path).is_dir() and format is None:
+        # ase would guess a bundletrajectory and call the folder a corrupt one
+        raise InputError("is a folder, not a structure file", file=str(path))
     fmt = format or detect_format(path)
+    _check_format(fmt, str(path))
     if fmt == "mlearn":
         atoms = read_mlearn(path)
         if index == ":":
