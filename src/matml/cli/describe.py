@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import typer
 
+_EDGE_MINIMUM = 4096  # edges: the smallest padded size (small files compile once)
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``describe`` verb to the ``matml`` app."""
     app.command("describe")(describe)
-
-
-def _bucket(n: int, base: int) -> int:
-    """Round up to base * 2^k, so that a few shapes cover every batch."""
-    size = base
-    while size < n:
-        size *= 2
-    return size
 
 
 def describe(
@@ -60,11 +55,14 @@ def describe(
     from matml._files import atomic_path, versions
     from matml.descriptors import MomentInvariants
     from matml.errors import InputError
-    from matml.io import read
+    from matml.io import read, validate_structures
 
+    file = str(structures)
     atoms_list = read(structures)
     if not atoms_list:
-        raise InputError("holds no structures", file=str(structures))
+        raise InputError("holds no structures", file=file)
+    # the checks every command applies (no targets needed here)
+    validate_structures(atoms_list, file=file, require=())
     sp = None if species is None else tuple(s.strip() for s in species.split(","))
     desc = MomentInvariants(
         cutoff=cutoff,
@@ -76,23 +74,13 @@ def describe(
         radial=radial,
     )
     dtype = np.float64 if float64 else np.float32
-    ctx = jax.enable_x64(True) if float64 else _null()
+    ctx = jax.enable_x64(True) if float64 else contextlib.nullcontext()
     feats, struct_idx, atom_idx, symbols = [], [], [], []
     starts = range(0, len(atoms_list), batch)
     with ctx:
         for start in track(starts, description="describing", transient=True):
             chunk = atoms_list[start : start + batch]
-            tight = desc.graph(chunk)
-            n_node = _bucket(int(np.sum(tight.node_mask)) + 1, desc.chunk_size)
-            n_edge = _bucket(int(np.sum(tight.edge_mask)), 4096)
-            try:
-                graph = desc.graph(
-                    chunk, n_node=n_node, n_edge=n_edge, n_graph=len(chunk) + 1
-                )
-            except InputError as err:
-                raise InputError(
-                    err.message, file=str(structures), entry=err.entry, field=err.field
-                ) from None
+            graph = _padded_graph(desc, chunk, file, start)
             feats.append(desc(graph, dtype=dtype).astype(dtype))
             for k, atoms in enumerate(chunk):
                 struct_idx.append(np.full(len(atoms), start + k))
@@ -123,9 +111,28 @@ def describe(
     )
 
 
-class _null:
-    def __enter__(self):
-        return self
+def _padded_graph(desc, chunk, file: str, start: int):
+    """One neighbour list per structure of ``chunk`` (entries ``start``...), padded
+    to coarse buckets (:func:`matml.data.bucket`) so that a few shapes cover every
+    chunk; nodes to a multiple of the descriptor's block, which it fills in place."""
+    import numpy as np
 
-    def __exit__(self, *exc):
-        return False
+    from matml.data import Dataset, bucket, collate, round_up
+    from matml.errors import InputError
+
+    try:
+        ds = Dataset.from_atoms(chunk, desc.cutoff, desc.species)
+    except InputError as err:  # an element not among --species, say
+        entry = None if err.entry is None else start + err.entry
+        raise InputError(err.message, file=file, entry=entry, field=err.field) from None
+    n_node = sum(s.n_node for s in ds.structures) + 1
+    n_edge = sum(s.n_edge for s in ds.structures)
+    graph = collate(
+        ds.structures,
+        n_node=round_up(bucket(n_node, desc.chunk_size), desc.chunk_size),
+        n_edge=bucket(n_edge, _EDGE_MINIMUM),
+        n_graph=len(chunk) + 1,
+    )
+    if desc.species is None:  # element-blind: one channel, every neighbour weighs 1
+        graph = graph._replace(species=np.zeros_like(graph.species))
+    return graph

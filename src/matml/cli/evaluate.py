@@ -36,6 +36,7 @@ def evaluate(
     from matml._files import write_json
     from matml.cli.train import _print_results
     from matml.data import Dataset
+    from matml.errors import InputError, MatmlError
     from matml.potential import load
     from matml.train.config import RunConfig
     from matml.train.evaluate import evaluate as run_eval
@@ -46,7 +47,16 @@ def evaluate(
     cfg = RunConfig()
     cfg.data.format, cfg.data.data_dir = format, data_dir
     cfg.train.forces_weight = 0.0  # forces are optional here
-    atoms, name = read_source(data, cfg, "test")
+    try:
+        atoms, name = read_source(data, cfg, "test")
+    except MatmlError as err:
+        if err.file is not None:
+            raise
+        raise type(err)(
+            err.message, file=data, entry=err.entry, field=err.field
+        ) from None
+    if not atoms:
+        raise InputError("holds no structures", file=name)
     ds = Dataset.from_atoms(atoms, pot.cutoff, pot.species, name=name)
     ev = run_eval(pot, ds, batch_size)
     results = {"test": ev.metrics, "n_test": len(ds), "model": str(model), "data": data}

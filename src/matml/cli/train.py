@@ -39,6 +39,7 @@ def train(
     Kill it at any time: `matml train CONFIG --resume` continues after the last
     completed epoch with the same optimiser state.
     """
+    from matml.errors import MatmlError
     from matml.train.config import load_config
     from matml.train.run import train_from_config
 
@@ -46,7 +47,15 @@ def train(
     if epochs is not None:
         cfg.train.epochs = epochs
     out = out or Path("runs") / config.stem
-    results = train_from_config(cfg, out, resume=resume, progress=progress)
+    try:
+        results = train_from_config(cfg, out, resume=resume, progress=progress)
+    except MatmlError as err:
+        if err.file is not None:
+            raise
+        # a config value (train.lr for a diverging loss, say): name the config file
+        raise type(err)(
+            err.message, file=str(config), entry=err.entry, field=err.field
+        ) from None
     _print_results(results, out)
 
 

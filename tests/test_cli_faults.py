@@ -1,0 +1,260 @@
+"""Bad input and faults as a user meets them from the CLI: every command applies the
+same checks, every error is one whole line naming the file (and entry, field), exit 2,
+and a failed or killed run leaves nothing behind in its output folder."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import jax
+import numpy as np
+import pytest
+import yaml
+from ase import Atoms
+from ase.build import bulk
+
+from matml.cli import main
+from matml.demo.emt_copper import label
+from matml.io import write_extxyz
+
+
+def run(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """``matml ARGS`` in this process: (exit code, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["matml", *map(str, args)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code, capsys.readouterr().err.strip()
+
+
+def one_line(err: str, path) -> str:
+    """Assert ``err`` is matml's one-line error naming ``path``; return its message."""
+    assert err.count("\n") == 0, err
+    assert "Traceback" not in err
+    assert err.startswith(f"error: {path}: "), err
+    return err.removeprefix(f"error: {path}: ")
+
+
+def copper(n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        a = bulk("Cu", "fcc", a=3.6, cubic=True)
+        a.positions += rng.normal(0, 0.05, a.positions.shape)
+        out.append(label(a))
+    return out
+
+
+def write_config(tmp_path, data, name="c.yaml", **train):
+    path = tmp_path / name
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "data": {"train": str(data), "valid_fraction": 0.25},
+                "model": {"name": "pair", "cutoff": 3.0, "hidden": [4]},
+                "train": {"epochs": 1, "batch_size": 2, **train},
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny pair model trained for one epoch on EMT copper."""
+    from matml.train.config import load_config
+    from matml.train.run import train_from_config
+
+    tmp = tmp_path_factory.mktemp("model")
+    data = tmp / "cu.extxyz"
+    write_extxyz(data, copper())
+    train_from_config(load_config(write_config(tmp, data)), tmp / "run", progress=False)
+    return tmp / "run" / "model.matml"
+
+
+def _overlapping(tmp_path):
+    frames = copper(2)
+    close = frames[1]
+    close.positions[3] = close.positions[2] + [0.01, 0, 0]
+    path = tmp_path / "close.extxyz"
+    write_extxyz(path, frames)
+    return path
+
+
+# -- the same validation everywhere ------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["describe", "data info", "train", "evaluate"])
+def test_every_command_rejects_overlapping_atoms(
+    command, monkeypatch, capsys, tmp_path, model
+):
+    path = _overlapping(tmp_path)
+    out = tmp_path / "out"
+    args = {
+        "describe": ["describe", path, "--out", out / "f.npz", "-N", "2", "-d", "2"],
+        "data info": ["data", "info", path],
+        "train": ["train", write_config(tmp_path, path), "--out", out],
+        "evaluate": ["evaluate", model, path, "--out", out],
+    }[command]
+    code, err = run(monkeypatch, capsys, *args)
+    assert code == 2
+    message = one_line(err, path)
+    assert (
+        message == "entry 1: field positions: atoms 2 and 3 are 0.01 Å apart (< 0.1 Å)"
+    )
+    assert not out.exists()
+
+
+def test_describe_singular_cell_names_the_file(monkeypatch, capsys, tmp_path):
+    frames = copper(3)
+    frames[2].cell[2] = frames[2].cell[1]
+    path = tmp_path / "flat.extxyz"
+    write_extxyz(path, frames)
+    out = tmp_path / "f.npz"
+    code, err = run(monkeypatch, capsys, "describe", path, "--out", out, "--batch", "2")
+    assert code == 2
+    message = one_line(err, path)
+    # entry 2 counts from the file's start, not from the start of its chunk
+    assert message.startswith("entry 2: field cell: singular cell")
+    assert not out.exists()
+
+
+def test_describe_unknown_species_names_file_and_entry(monkeypatch, capsys, tmp_path):
+    frames = copper(3)
+    frames[2] = Atoms("Ag", cell=[4, 4, 4], pbc=True)
+    path = tmp_path / "mixed.extxyz"
+    write_extxyz(path, frames)
+    code, err = run(monkeypatch, capsys, "describe", path, "--out", tmp_path / "f.npz",
+                    "--species", "Cu", "--batch", "2", "-N", "2", "-d", "2")  # fmt: skip
+    assert code == 2
+    assert one_line(err, path).startswith("entry 2: field numbers: element Ag")
+
+
+def test_describe_writes_features_once_valid(monkeypatch, capsys, tmp_path):
+    from matml.descriptors import MomentInvariants
+
+    frames = copper(3)
+    path = tmp_path / "cu.extxyz"
+    write_extxyz(path, frames)
+    out = tmp_path / "f.npz"
+    code, _ = run(monkeypatch, capsys, "describe", path, "--out", out, "--batch", "2",
+                  "-N", "2", "-d", "2", "--cutoff", "3.5")  # fmt: skip
+    assert code == 0
+    got = np.load(out)["features"]
+    want = MomentInvariants(cutoff=3.5, max_order=2, max_degree=2)(frames)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+# -- messages: file named, one whole line --------------------------------------------
+
+
+def test_data_info_on_a_folder(monkeypatch, capsys, tmp_path):
+    folder = tmp_path / "structures"
+    folder.mkdir()
+    code, err = run(monkeypatch, capsys, "data", "info", folder)
+    assert code == 2
+    message = one_line(err, folder)
+    assert message == "is a folder, not a structure file"
+    assert "bundletrajectory" not in err
+
+
+def test_truncated_json_is_one_whole_line(monkeypatch, capsys, tmp_path, mlearn_dir):
+    text = json.dumps(json.loads((mlearn_dir / "Cu" / "test.json").read_text())[:2])
+    cut = text.index('"element"', len(text) // 2) + 4  # inside a string
+    path = tmp_path / "cut.json"
+    path.write_text(text[:cut])
+    code, err = run(monkeypatch, capsys, "data", "info", path)
+    assert code == 2
+    message = one_line(err, path)
+    assert re.fullmatch(
+        r"entry 1: truncated JSON at line 1 column \d+: unterminated string", message
+    ), message
+
+
+def test_corrupt_json_control_character(monkeypatch, capsys, tmp_path):
+    path = tmp_path / "ctrl.json"
+    path.write_text('[{"structure": "a\nb"}]')
+    code, err = run(monkeypatch, capsys, "data", "info", path)
+    assert code == 2
+    message = one_line(err, path)
+    assert message == (
+        "entry 0: corrupt JSON at line 1 column 18: invalid control character"
+    )
+
+
+def test_unknown_file_format(monkeypatch, capsys, tmp_path):
+    path = tmp_path / "cu.foo"
+    path.write_text("hello")
+    code, err = run(monkeypatch, capsys, "data", "info", path)
+    assert code == 2
+    assert one_line(err, path).startswith("cannot tell the file format")
+    good = tmp_path / "cu.extxyz"
+    write_extxyz(good, copper(1))
+    code, err = run(monkeypatch, capsys, "data", "info", good, "--format", "nosuch")
+    assert code == 2
+    assert one_line(err, good) == (
+        "field format: unknown format 'nosuch'; use mlearn, extxyz or an ase.io format"
+    )
+
+
+def test_evaluate_empty_file_and_unknown_element(monkeypatch, capsys, tmp_path, model):
+    empty = tmp_path / "empty.extxyz"
+    empty.write_text("")
+    code, err = run(monkeypatch, capsys, "evaluate", model, empty)
+    assert code == 2
+    assert one_line(err, empty) == "holds no structures"
+    code, err = run(monkeypatch, capsys, "evaluate", model, "mlearn:Xx")
+    assert code == 2
+    assert one_line(err, "mlearn:Xx").startswith("field element: mlearn has no element")
+
+
+def test_train_error_names_the_config(monkeypatch, capsys, tmp_path):
+    cfg = write_config(tmp_path, "mlearn:Xx")
+    code, err = run(monkeypatch, capsys, "train", cfg, "--out", tmp_path / "o")
+    assert code == 2
+    assert one_line(err, cfg).startswith("field element: mlearn has no element 'Xx'")
+
+
+# -- faults: a diverging run, a killed run ------------------------------------------
+
+
+def test_diverging_training_leaves_nothing(monkeypatch, capsys, tmp_path):
+    data = tmp_path / "cu.extxyz"
+    write_extxyz(data, copper())
+    cfg = write_config(tmp_path, data, lr=1e8, epochs=5)
+    out = tmp_path / "out"
+    args = ("train", cfg, "--out", out, "--no-progress")
+    with jax.debug_nans(False), jax.debug_infs(False):  # the trainer's own check
+        code, err = run(monkeypatch, capsys, *args)
+    assert code == 2
+    message = one_line(err, cfg)
+    assert message.startswith("field train.lr: the training loss became")
+    assert not out.exists()
+    # an output folder that already held something keeps only that
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with jax.debug_nans(False), jax.debug_infs(False):
+        code, _ = run(monkeypatch, capsys, *args)
+    assert code == 2
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_resume_removes_what_a_killed_run_left(monkeypatch, capsys, tmp_path):
+    data = tmp_path / "cu.extxyz"
+    write_extxyz(data, copper())
+    cfg = write_config(tmp_path, data)
+    out = tmp_path / "out"
+    code, _ = run(monkeypatch, capsys, "train", cfg, "--out", out, "--no-progress")
+    assert code == 0
+    # killed while writing its checkpoint: atomic_path's temporary file stays
+    left = out / ".checkpoint.pkl.k1ll3d.tmp.pkl"
+    left.write_bytes(b"half a checkpoint")
+    code, _ = run(monkeypatch, capsys, "train", cfg, "--out", out, "--resume",
+                  "--epochs", "2", "--no-progress")  # fmt: skip
+    assert code == 0
+    assert not left.exists()
+    assert not list(out.glob(".*.tmp*"))
+    assert (out / "checkpoint.pkl").is_file() and (out / "model.matml").is_file()
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 3  # header + epochs 1 and 2
