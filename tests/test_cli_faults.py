@@ -258,3 +258,36 @@ def test_resume_removes_what_a_killed_run_left(monkeypatch, capsys, tmp_path):
     assert (out / "checkpoint.pkl").is_file() and (out / "model.matml").is_file()
     rows = (out / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 3  # header + epochs 1 and 2
+
+
+def test_describe_lists_neighbours_once_and_reuses_shapes(
+    monkeypatch, capsys, tmp_path
+):
+    import matml.data.dataset as dataset
+    from matml.cli import describe
+
+    calls = []
+    original = dataset.neighbor_list
+
+    def counted(atoms, cutoff, **kw):
+        calls.append(len(atoms))
+        return original(atoms, cutoff, **kw)
+
+    monkeypatch.setattr(dataset, "neighbor_list", counted)
+    shapes = []
+    real = describe._padded_graph
+
+    def recorded(desc, chunk, file, start, seen):
+        graph = real(desc, chunk, file, start, seen)
+        shapes.append((graph.positions.shape[0], graph.senders.shape[0]))
+        return graph
+
+    monkeypatch.setattr(describe, "_padded_graph", recorded)
+    frames = copper(5)
+    path = tmp_path / "cu.extxyz"
+    write_extxyz(path, frames)
+    code, _ = run(monkeypatch, capsys, "describe", path, "--out", tmp_path / "f.npz",
+                  "--batch", "2", "-N", "2", "-d", "2")  # fmt: skip
+    assert code == 0
+    assert calls == [4] * 5  # one neighbour list per structure
+    assert len(shapes) == 3 and len(set(shapes)) == 1  # the last, smaller chunk fits

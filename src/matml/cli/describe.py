@@ -77,10 +77,11 @@ def describe(
     ctx = jax.enable_x64(True) if float64 else contextlib.nullcontext()
     feats, struct_idx, atom_idx, symbols = [], [], [], []
     starts = range(0, len(atoms_list), batch)
+    shapes: list[tuple[int, int, int]] = []  # paddings compiled so far
     with ctx:
         for start in track(starts, description="describing", transient=True):
             chunk = atoms_list[start : start + batch]
-            graph = _padded_graph(desc, chunk, file, start)
+            graph = _padded_graph(desc, chunk, file, start, shapes)
             feats.append(desc(graph, dtype=dtype).astype(dtype))
             for k, atoms in enumerate(chunk):
                 struct_idx.append(np.full(len(atoms), start + k))
@@ -111,10 +112,11 @@ def describe(
     )
 
 
-def _padded_graph(desc, chunk, file: str, start: int):
-    """One neighbour list per structure of ``chunk`` (entries ``start``...), padded
-    to coarse buckets (:func:`matml.data.bucket`) so that a few shapes cover every
-    chunk; nodes to a multiple of the descriptor's block, which it fills in place."""
+def _padded_graph(desc, chunk, file: str, start: int, shapes: list):
+    """The structures of ``chunk`` (entries ``start``...), neighbour-listed once and
+    padded to the smallest of the ``shapes`` already compiled that holds them, else to
+    a new one (added to ``shapes``): counts rounded up by :func:`matml.data.bucket`,
+    nodes to a multiple of the descriptor's block (which it then fills in place)."""
     import numpy as np
 
     from matml.data import Dataset, bucket, collate, round_up
@@ -125,14 +127,22 @@ def _padded_graph(desc, chunk, file: str, start: int):
     except InputError as err:  # an element not among --species, say
         entry = None if err.entry is None else start + err.entry
         raise InputError(err.message, file=file, entry=entry, field=err.field) from None
-    n_node = sum(s.n_node for s in ds.structures) + 1
+    n_node = sum(s.n_node for s in ds.structures) + 1  # one padding node at least
     n_edge = sum(s.n_edge for s in ds.structures)
-    graph = collate(
-        ds.structures,
-        n_node=round_up(bucket(n_node, desc.chunk_size), desc.chunk_size),
-        n_edge=bucket(n_edge, _EDGE_MINIMUM),
-        n_graph=len(chunk) + 1,
-    )
+    n_graph = len(chunk) + 1
+    fits = [
+        (N, E, G) for N, E, G in shapes if N >= n_node and E >= n_edge and G >= n_graph
+    ]
+    if fits:
+        shape = min(fits)
+    else:
+        shape = (
+            round_up(bucket(n_node, desc.chunk_size), desc.chunk_size),
+            bucket(n_edge, _EDGE_MINIMUM),
+            max([n_graph] + [G for _, _, G in shapes]),
+        )
+        shapes.append(shape)
+    graph = collate(ds.structures, *shape)
     if desc.species is None:  # element-blind: one channel, every neighbour weighs 1
         graph = graph._replace(species=np.zeros_like(graph.species))
     return graph
