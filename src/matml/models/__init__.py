@@ -3,12 +3,43 @@ energies. ``matml.potential`` turns any of them into energies, forces and stress
 
 from __future__ import annotations
 
+from matml.models.descriptor import DescriptorNetwork, LinearDescriptor
 from matml.models.lennard_jones import LennardJonesModel
 from matml.models.pair import PairNetwork
 
-__all__ = ["MODELS", "LennardJonesModel", "PairNetwork", "build_model"]
+__all__ = [
+    "MODELS",
+    "DescriptorNetwork",
+    "LennardJonesModel",
+    "LinearDescriptor",
+    "PairNetwork",
+    "build_model",
+    "model_options",
+]
 
-MODELS: dict[str, type] = {"pair": PairNetwork, "lj": LennardJonesModel}
+MODELS: dict[str, type] = {
+    "pair": PairNetwork,
+    "lj": LennardJonesModel,
+    "descriptor": DescriptorNetwork,
+    "linear": LinearDescriptor,
+}
+
+
+def model_options(name: str) -> set[str]:
+    """The configuration keys the model registered as ``name`` accepts (its own and
+    those it passes on to its base classes)."""
+    import inspect
+
+    known: set[str] = set()
+    for cls in MODELS[name].__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        known |= {p.name for p in params if p.kind is p.KEYWORD_ONLY}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return known - {"species", "cutoff", "dtype", "rngs"}
 
 
 def build_model(name: str, **config):

@@ -17,13 +17,10 @@ from flax import nnx
 
 from matml.data.graph import AtomsGraph, edge_vectors
 from matml.models import build_model
+from matml.nn import Constant
 from matml.potential.compiled import precision
 
 __all__ = ["Potential", "Constant"]
-
-
-class Constant(nnx.Variable):
-    """A variable that training does not change (E0s, scale, shift)."""
 
 
 class Potential(nnx.Module):

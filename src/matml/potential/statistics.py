@@ -6,7 +6,7 @@ import numpy as np
 
 from matml.data.dataset import Dataset
 
-__all__ = ["species_counts", "fit_e0", "fit_scale_shift"]
+__all__ = ["species_counts", "fit_e0", "fit_scale_shift", "fit_model_statistics"]
 
 
 def species_counts(dataset: Dataset) -> np.ndarray:
@@ -44,3 +44,15 @@ def fit_scale_shift(dataset: Dataset, e0: np.ndarray) -> tuple[float, float]:
     if not np.isfinite(scale) or scale < 1e-6:
         scale = 1.0
     return scale, shift
+
+
+def fit_model_statistics(potential, dataset: Dataset, batch_size: int = 8) -> bool:
+    """Fill a model's own training statistics (e.g. the descriptor models' feature
+    means and scales) from ``dataset``; ``False`` if the model has none."""
+    fit = getattr(potential.model, "fit_statistics", None)
+    if fit is None:
+        return False
+    from matml.data.batching import GraphLoader
+
+    fit(GraphLoader(dataset, batch_size))
+    return True

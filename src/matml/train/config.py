@@ -184,9 +184,7 @@ def _check(cfg: RunConfig, file) -> None:
 
 def _check_model(model: ModelConfig, file) -> None:
     """The model must be registered and take every key given for it."""
-    import inspect
-
-    from matml.models import MODELS
+    from matml.models import MODELS, model_options
 
     if model.name not in MODELS:
         raise ConfigError(
@@ -194,10 +192,7 @@ def _check_model(model: ModelConfig, file) -> None:
             file=file,
             field="model.name",
         )
-    params = inspect.signature(MODELS[model.name].__init__).parameters
-    known = {
-        p for p in params if p not in ("self", "species", "cutoff", "dtype", "rngs")
-    }
+    known = model_options(model.name)
     if "seed" in model.options:
         raise ConfigError(
             "the weights' seed is the top-level key 'seed', not a model option",

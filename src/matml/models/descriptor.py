@@ -1,0 +1,211 @@
+"""Potentials on the moment invariants of :mod:`matml.descriptors`: a per-species
+network (``descriptor``) and its linear baseline (``linear``).
+
+Each atom's environment becomes the invariants ``x_i`` of
+:class:`~matml.descriptors.MomentInvariants` (computed inside the model, so forces and
+stress come out of the one autodiff pass of :mod:`matml.potential`, through the
+descriptor), standardised with the training set's per-feature mean and scale (stored
+as constants, like E0s: :meth:`DescriptorModel.fit_statistics`). The network maps them
+to a per-atom energy with one SiLU MLP per species; the linear model is ``w_s . x_i``,
+fitted in closed form by :func:`matml.train.fit_linear` (ridge least squares on
+energies, forces and stress, as SNAP and linear ACE are).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from matml.data.graph import AtomsGraph
+from matml.nn import MLP, Constant
+
+__all__ = ["DescriptorNetwork", "LinearDescriptor", "DescriptorModel"]
+
+
+@lru_cache(maxsize=16)
+def _descriptor(key: str):
+    """One :class:`MomentInvariants` per configuration (its tables are built once)."""
+    from matml.descriptors import MomentInvariants
+
+    return MomentInvariants(**json.loads(key))
+
+
+class DescriptorModel(nnx.Module):
+    """What both descriptor models share: the descriptor and its standardisation.
+
+    Args:
+        species: chemical symbols, in the order of ``graph.species`` indices.
+        cutoff: the descriptor's cutoff, Å.
+        max_order: N of the moments (radial and angular resolution).
+        max_degree: largest degree of the invariants (2: power spectrum, 3:
+            bispectrum-like, 4: one order more).
+        radial, cutoff_fn, density, sigma: see ``MomentInvariants``.
+        weights: element -> weight of a single density; ``None`` gives each species a
+            density channel of its own.
+    """
+
+    def __init__(
+        self,
+        *,
+        species: Sequence[str],
+        cutoff: float,
+        max_order: int = 7,
+        max_degree: int = 3,
+        radial: str = "zernike",
+        cutoff_fn: str = "polynomial",
+        density: str = "delta",
+        sigma: float = 0.4,
+        weights: Mapping[str, float] | None = None,
+        dtype=None,
+    ):
+        config = {
+            "cutoff": float(cutoff),
+            "max_order": int(max_order),
+            "max_degree": int(max_degree),
+            "species": list(species),
+            "weights": None if weights is None else dict(weights),
+            "density": density,
+            "sigma": float(sigma),
+            "radial": radial,
+            "cutoff_fn": cutoff_fn,
+        }
+        # static and hashable (it lands in the nnx GraphDef): the config, not the object
+        self._descriptor_key = json.dumps(config, sort_keys=True)
+        self.n_species = len(species)
+        dtype = dtype or jnp.float32
+        k = self.descriptor.n_features
+        self.feature_mean = Constant(jnp.zeros(k, dtype))
+        self.feature_scale = Constant(jnp.ones(k, dtype))
+
+    @property
+    def descriptor(self):
+        return _descriptor(self._descriptor_key)
+
+    @property
+    def n_features(self) -> int:
+        return self.descriptor.n_features
+
+    def raw_features(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
+        """Invariants [N, n_features] of every atom (zero rows on padding)."""
+        return self.descriptor.from_edges(
+            vectors,
+            graph.receivers,
+            graph.species[graph.senders],
+            graph.edge_mask,
+            graph.positions.shape[0],
+        )
+
+    def features(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
+        """Standardised invariants [N, n_features]."""
+        x = self.raw_features(graph, vectors)
+        return (x - self.feature_mean[...]) / self.feature_scale[...]
+
+    def fit_statistics(self, graphs: Iterable[AtomsGraph]) -> None:
+        """Set the per-feature mean and scale from the atoms of ``graphs`` (padded
+        batches of the training set; numpy or device arrays)."""
+        from matml.data.graph import edge_vectors
+
+        dtype = self.feature_mean[...].dtype
+
+        @jax.jit
+        def sums(graph):
+            x = self.raw_features(graph, edge_vectors(graph)).astype(jnp.float64)
+            m = graph.node_mask.astype(x.dtype)[:, None]
+            return (
+                jnp.sum(m, axis=0),
+                jnp.sum(m * x, axis=0),
+                jnp.sum(m * x * x, axis=0),
+            )
+
+        n = s1 = s2 = 0.0
+        with jax.enable_x64(True):  # sums of many squares: float64 accumulators
+            for g in graphs:
+                a, b, c = jax.device_get(sums(g.cast(dtype)))
+                n, s1, s2 = n + a, s1 + b, s2 + c
+            n = np.maximum(n, 1.0)
+            mean = s1 / n
+            std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
+            # constant features (a degree whose invariants vanish in these structures)
+            # keep scale 1 instead of blowing up rounding noise
+            scale = np.where(std > 1e-6 * np.maximum(np.abs(mean), 1e-12), std, 1.0)
+            self.feature_mean.value = jnp.asarray(mean, dtype)
+            self.feature_scale.value = jnp.asarray(scale, dtype)
+
+
+class DescriptorNetwork(DescriptorModel):
+    """Per-atom energies from a per-species MLP (SiLU) on standardised invariants.
+
+    Args:
+        hidden: hidden layer widths of each species' MLP.
+        activation: ``silu`` (default), ``tanh``, ``gelu`` or ``softplus``.
+        rngs: initial weights (``nnx.Rngs``; default seed 0).
+        (and the descriptor's arguments, see :class:`DescriptorModel`)
+    """
+
+    name = "descriptor"
+
+    def __init__(
+        self,
+        *,
+        species: Sequence[str],
+        cutoff: float,
+        hidden: Sequence[int] = (64, 64),
+        activation: str = "silu",
+        dtype=None,
+        rngs: nnx.Rngs | None = None,
+        **descriptor,
+    ):
+        super().__init__(species=species, cutoff=cutoff, dtype=dtype, **descriptor)
+        rngs = rngs if rngs is not None else nnx.Rngs(0)
+        sizes = [self.n_features, *hidden, 1]
+        self.networks = nnx.List(
+            [
+                MLP(sizes, activation=activation, rngs=rngs, dtype=dtype)
+                for _ in range(self.n_species)
+            ]
+        )
+
+    def __call__(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
+        x = self.features(graph, vectors)
+        if self.n_species == 1:
+            return self.networks[0](x)[:, 0]
+        out = jnp.zeros(x.shape[0], x.dtype)
+        for s, net in enumerate(self.networks):  # every net on every atom: few species
+            out = jnp.where(graph.species == s, net(x)[:, 0], out)
+        return out
+
+
+class LinearDescriptor(DescriptorModel):
+    """Per-atom energies ``w_s . x_i`` (standardised invariants), one weight vector per
+    species: fitted in closed form by :func:`matml.train.fit_linear`.
+
+    Args: those of :class:`DescriptorModel` (``rngs`` is accepted and unused: the
+    weights start at zero).
+    """
+
+    name = "linear"
+
+    def __init__(
+        self,
+        *,
+        species: Sequence[str],
+        cutoff: float,
+        dtype=None,
+        rngs: nnx.Rngs | None = None,
+        **descriptor,
+    ):
+        super().__init__(species=species, cutoff=cutoff, dtype=dtype, **descriptor)
+        self.weights = nnx.Param(
+            jnp.zeros((self.n_species, self.n_features), dtype or jnp.float32)
+        )
+
+    def __call__(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
+        x = self.features(graph, vectors)
+        w = self.weights[...][graph.species]  # [N, K]: a gather of rows, few species
+        return jnp.sum(x * w, axis=1)

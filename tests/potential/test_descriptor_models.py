@@ -1,0 +1,88 @@
+"""The descriptor models (``descriptor`` network, ``linear``): the physics battery of
+``matml.testing`` in float32 and float64, statistics, save/load, the closed-form linear
+fit, and a short training on mlearn Si."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from matml.data import Dataset
+from matml.potential import Potential, fit_model_statistics, load, precision, save
+from matml.testing import check_potential, compute
+
+SMALL = {"max_order": 4, "max_degree": 3}  # few invariants: quick to compile
+
+
+def silicon(seed=0, reps=(1, 1, 1)) -> Atoms:
+    a = bulk("Si", "diamond", a=5.43, cubic=True).repeat(reps)
+    rng = np.random.default_rng(seed)
+    a.positions += rng.normal(0, 0.1, a.positions.shape)
+    a.set_cell(a.cell[:] @ (np.eye(3) + rng.normal(0, 0.02, (3, 3))), scale_atoms=True)
+    return a
+
+
+def si_cluster(seed=1) -> Atoms:
+    rng = np.random.default_rng(seed)
+    pos = bulk("Si", "diamond", a=5.43, cubic=True).positions[:6]
+    return Atoms("Si6", positions=pos + rng.normal(0, 0.1, (6, 3)))
+
+
+def _statistics(pot):
+    ds = Dataset.from_atoms([silicon(k) for k in range(3)], pot.cutoff, pot.species)
+    assert fit_model_statistics(pot, ds)
+    return pot
+
+
+@pytest.fixture(scope="module")
+def network():
+    """float32: what users run (the linear model below runs the battery in float64;
+    each descriptor shape compiles for seconds, so not every test runs both)."""
+    pot = Potential("descriptor", ["Si"], 4.0, {**SMALL, "hidden": [16]},
+                    e0=[-5.0], scale=0.5, dtype="float32", rngs=1)  # fmt: skip
+    return _statistics(pot)
+
+
+def test_network_physics_battery(network):
+    check_potential(network, silicon(4), si_cluster())
+
+
+def test_linear_physics_battery():
+    pot = _statistics(
+        Potential("linear", ["Si"], 4.0, SMALL, e0=[-5.0], dtype="float64")
+    )
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        pot.model.weights.value = jax.numpy.asarray(
+            rng.normal(size=pot.model.weights.value.shape) * 0.05
+        )
+    check_potential(pot, silicon(5), si_cluster(2))
+
+
+def test_feature_statistics_standardise(network):
+    ds = Dataset.from_atoms([silicon(k) for k in range(3)], 4.0, ["Si"])
+    from matml.data import GraphLoader
+    from matml.data.graph import edge_vectors
+
+    g = next(iter(GraphLoader(ds, 3))).to_jax(network.dtype)
+    with precision(network.dtype):
+        x = np.asarray(network.model.features(g, edge_vectors(g)))[
+            np.asarray(g.node_mask)
+        ]
+    varying = np.asarray(network.model.feature_scale[...]) != 1.0
+    assert varying.sum() > 10
+    np.testing.assert_allclose(x[:, varying].mean(axis=0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(x[:, varying].std(axis=0), 1.0, atol=1e-3)
+
+
+def test_save_load_identical(network, tmp_path):
+    again = load(save(network, tmp_path / "d.matml"))
+    for atoms in (silicon(7), si_cluster(3)):
+        e1, f1, s1, _ = compute(network, atoms)
+        e2, f2, s2, _ = compute(again, atoms)
+        assert e1 == e2
+        np.testing.assert_array_equal(f1, f2)
+        np.testing.assert_array_equal(s1, s2)
