@@ -226,3 +226,18 @@ def test_eos_with_a_matml_model_names_the_structure_file(tmp_path):
     text = _one_line(err)
     assert text.startswith(f"{tmp_path / 'au.cif'}: entry 0: field numbers: ")
     assert "atoms Au" not in text and "not among the model's species Ar" in text
+
+
+def test_eos_validates_like_every_command(tmp_path):
+    """Two atoms 0.01 Å apart: eos refuses the file as train and describe do."""
+    from ase import Atoms
+    from ase.io import write
+
+    from matml.errors import InputError
+    from matml.tabular.eos_report import eos_curves_from_structures
+
+    bad = Atoms("Cu2", positions=[[0, 0, 0], [0.01, 0, 0]], cell=[4, 4, 4], pbc=True)
+    path = tmp_path / "close.xyz"
+    write(path, bad)
+    with pytest.raises(InputError, match=r"close\.xyz: entry 0: field positions: .*0\.01"):
+        eos_curves_from_structures(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
-from matml.io.validate import check_cell
+from matml.io.validate import MIN_DISTANCE, check_cell
 
 __all__ = ["neighbor_list"]
 
@@ -26,7 +26,7 @@ def neighbor_list(
 
     pbc = np.asarray(atoms.pbc, dtype=bool)
     if pbc.any():
-        check_cell(atoms, 0.1, file=file, entry=entry)
+        check_cell(atoms, MIN_DISTANCE, file=file, entry=entry)
     # vesin ignores the box rows of open axes; zero them so any value there is fine
     box = np.asarray(atoms.cell[:], dtype=np.float64) * pbc[:, None]
     positions = np.asarray(atoms.positions, dtype=np.float64)

@@ -86,6 +86,8 @@ def load(path) -> Potential:
 
 def _read(path, weights: bool):
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder, not a model file (model.matml)", file=path)
     if not path.is_file():
         raise InputError("no such model file", file=path)
     with open(path, "rb") as fh:

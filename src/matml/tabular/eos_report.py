@@ -102,6 +102,9 @@ def eos_curves_from_structures(path, calculator=None, strain=0.06, points=9):
         images = read(src, index=":")
     except Exception as err:
         raise InputError(f"cannot read structures ({_why(err)})", file=src) from None
+    from matml.io import validate_structures
+
+    validate_structures(images, file=src, require=())  # the rule every command applies
     if calculator is None:
         from ase.calculators.emt import EMT
 
