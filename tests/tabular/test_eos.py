@@ -239,5 +239,7 @@ def test_eos_validates_like_every_command(tmp_path):
     bad = Atoms("Cu2", positions=[[0, 0, 0], [0.01, 0, 0]], cell=[4, 4, 4], pbc=True)
     path = tmp_path / "close.xyz"
     write(path, bad)
-    with pytest.raises(InputError, match=r"close\.xyz: entry 0: field positions: .*0\.01"):
+    with pytest.raises(
+        InputError, match=r"close\.xyz: entry 0: field positions: .*0\.01"
+    ):
         eos_curves_from_structures(path)
