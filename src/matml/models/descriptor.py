@@ -148,8 +148,6 @@ class DescriptorNetwork(DescriptorModel):
         (and the descriptor's arguments, see :class:`DescriptorModel`)
     """
 
-    name = "descriptor"
-
     def __init__(
         self,
         *,
@@ -188,8 +186,6 @@ class LinearDescriptor(DescriptorModel):
     Args: those of :class:`DescriptorModel` (``rngs`` is accepted and unused: the
     weights start at zero).
     """
-
-    name = "linear"
 
     def __init__(
         self,

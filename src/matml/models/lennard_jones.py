@@ -41,8 +41,6 @@ class LennardJonesModel(nnx.Module):
         dtype, rngs: accepted for a uniform model interface; unused.
     """
 
-    name = "lj"
-
     def __init__(
         self,
         *,

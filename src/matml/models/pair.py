@@ -34,8 +34,6 @@ class PairNetwork(nnx.Module):
         rngs: initial weights (``nnx.Rngs``; default seed 0).
     """
 
-    name = "pair"
-
     def __init__(
         self,
         *,
