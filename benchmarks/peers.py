@@ -1,0 +1,360 @@
+"""matml beside ace-jax's linear ACE on mlearn: accuracy, fit time and inference speed.
+
+The helper of ``benchmarks/peers.sh``, which runs, in one sitting, ``matml bench mlearn``
+and ``../shared/anchors/ace_fit.py`` (in its own venv), then this script twice:
+
+``time``  -- energy + forces + stress of a saved matml model through
+    ``matml.calculator.MatmlCalculator`` on the anchor's cells (diamond Si, a = 5.43 Å,
+    cubic x2 = 64 atoms and x4 = 512 atoms, ``rattle(0.02, seed=0)``), float32, positions
+    moved by 1e-4 Å every step, so the neighbour list, padding and transfer are redone
+    every step (what matml's calculator always does). As ``ace_fit.py``: first call
+    (trace + compile) reported apart, 3 warm-up steps, then ``--rounds`` rounds of
+    ``--steps`` timed steps; the median over all steps is the figure.
+
+``merge`` -- ace_fit.json + matml's results.json (+ the timing) -> peers.json: both tables
+    per element, the ratios (matml / ace for energy RMSE, force MAE and fit seconds;
+    ace µs / matml µs per ace variant for speed, below 1 meaning matml is slower), the
+    machine, versions, date and the exact commands.
+
+    python benchmarks/peers.py time --model Si=runs/bench/Si/model.matml --out speed.json
+    python benchmarks/peers.py merge --ace ace_fit.json --matml runs/bench/results.json \\
+        [--speed speed.json] [--command NAME=CMD ...] --out benchmarks/results/peers.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# ace_fit.py's speed variants: what each one does, for naming the ratio's peer figure.
+ACE_VARIANTS = {
+    "radial table": "radial table + reused Verlet list (skin 1 Å)",
+    "no radial table": "no radial table + reused Verlet list (skin 1 Å)",
+    "radial table, skin 0": "radial table + neighbour list rebuilt every step (skin 0)",
+}
+# The ace variant whose neighbour-list protocol is matml's (rebuilt every step).
+LIKE_WITH_LIKE = "radial table, skin 0"
+
+
+def si_cell(n_rep: int):
+    """The anchors' cell: diamond Si, a = 5.43 Å, cubic, repeated, rattled 0.02 Å."""
+    from ase.build import bulk
+
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True).repeat(n_rep)
+    atoms.rattle(0.02, seed=0)
+    return atoms
+
+
+def time_model(path: str, n_rep: int, rounds: int, steps: int) -> dict:
+    import numpy as np
+
+    from matml.calculator import MatmlCalculator
+
+    atoms = si_cell(n_rep)
+    atoms.calc = MatmlCalculator(path, dtype="float32")  # a fresh one per cell
+    t0 = time.perf_counter()
+    atoms.get_stress()  # the first call traces and compiles
+    first_call = time.perf_counter() - t0
+    for _ in range(3):  # warm-up
+        atoms.positions += 1e-4
+        atoms.get_stress()
+    per_round = []
+    for _ in range(rounds):
+        t = []
+        for _ in range(steps):
+            atoms.positions += 1e-4  # a new geometry each step, as in MD
+            t0 = time.perf_counter()
+            atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+            t.append(time.perf_counter() - t0)
+        per_round.append(t)
+    n = len(atoms)
+    med = float(np.median(np.concatenate(per_round)))
+    return {
+        "atoms": n,
+        "first_call_s": round(first_call, 3),
+        "median_ms_per_step": round(1e3 * med, 4),
+        "us_per_atom_step": round(1e6 * med / n, 3),
+        "us_per_atom_step_min": round(1e6 * float(np.min(per_round)) / n, 3),
+        "round_medians_us_per_atom_step": [
+            round(1e6 * float(np.median(t)) / n, 3) for t in per_round
+        ],
+        "shapes_compiled": len(atoms.calc.shapes_seen),
+    }
+
+
+def cmd_time(a) -> None:
+    rows = []
+    for item in a.model:
+        element, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            raise SystemExit(
+                f"--model wants ELEMENT=PATH of a model file, got {item!r}"
+            )
+        for n_rep in (2, 4):  # 64 and 512 atoms
+            row = {"element_model": element, "model_file": path}
+            row |= time_model(path, n_rep, a.rounds, a.steps)
+            rows.append(row)
+            print(
+                f"[matml speed] {element} model, {row['atoms']} Si atoms: "
+                f"{row['us_per_atom_step']:.1f} µs/atom/step "
+                f"(rounds {row['round_medians_us_per_atom_step']}, "
+                f"first call {row['first_call_s']:.1f} s)",
+                flush=True,
+            )
+    result = {
+        "dtype": "float32",
+        "protocol": "MatmlCalculator, energy + forces + stress, positions moved 1e-4 Å "
+        "every step, neighbour list rebuilt every step; 3 warm-up steps, then "
+        f"{a.rounds} rounds of {a.steps} steps, median over all steps",
+        "cells": "diamond Si, a = 5.43 Å, cubic x2 (64) and x4 (512), rattle(0.02, seed=0)",
+        "cpus": len(os.sched_getaffinity(0)),
+        "rows": rows,
+    }
+    Path(a.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _ratio(x, y, digits=3):
+    if x is None or y is None or not y:
+        return None
+    return round(x / y, digits)
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpus_allowed": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "platform": platform.platform(),
+    }
+
+
+def matml_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("matml", "jax", "jaxlib", "flax", "ase", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    try:
+        out["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True,
+            check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=HERE, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        out["git_dirty"] = bool(dirty)
+    except (OSError, subprocess.CalledProcessError):
+        out["git_commit"] = None
+    return out
+
+
+def merge(ace: dict, matml: dict, speed: dict | None, commands: dict) -> dict:
+    ace_rows = {r["element"]: r for r in ace.get("fit", [])}
+    matml_rows = matml.get("elements", {})
+    elements = list(dict.fromkeys(list(matml_rows) + list(ace_rows)))
+    tables: dict = {"ace_jax": {}, "matml": {}}
+    ratios: dict = {}
+    for el in elements:
+        a, m = ace_rows.get(el), matml_rows.get(el)
+        if a:
+            tables["ace_jax"][el] = {
+                "energy_rmse_mev_per_atom": a["energy_rmse_mev_atom"],
+                "energy_mae_mev_per_atom": a["energy_mae_mev_atom"],
+                "force_rmse_ev_per_a": a["force_rmse_ev_a"],
+                "force_mae_ev_per_a": a["force_mae_ev_a"],
+                "stress_rmse_gpa": a.get("stress_rmse_gpa"),
+                "fit_seconds": a["fit_s"],
+                "n_basis": a.get("n_basis"),
+                "n_train": a.get("n_train"),
+                "n_test": a.get("n_test"),
+            }
+        if m:
+            tables["matml"][el] = {
+                k: m.get(k)
+                for k in (
+                    "energy_rmse_mev_per_atom", "energy_mae_mev_per_atom",
+                    "force_rmse_ev_per_a", "force_mae_ev_per_a", "stress_rmse_gpa",
+                    "train_seconds", "wall_seconds", "n_params", "n_train", "n_test",
+                    "model",
+                )
+            }  # fmt: skip
+        if a and m:
+            ratios[el] = {
+                "energy_rmse_matml_over_ace": _ratio(
+                    m["energy_rmse_mev_per_atom"], a["energy_rmse_mev_atom"]
+                ),
+                "force_mae_matml_over_ace": _ratio(
+                    m.get("force_mae_ev_per_a"), a["force_mae_ev_a"]
+                ),
+                "seconds_matml_train_over_ace_fit": _ratio(
+                    m.get("train_seconds"), a["fit_s"]
+                ),
+            }
+
+    speed_out: dict = {"ace_jax": {}, "matml": {}, "ratios": []}
+    ace_dtype = ace.get("speed_dtype", "float64")
+    for r in ace.get("speed", []):
+        variant = ACE_VARIANTS.get(r["variant"], r["variant"])
+        speed_out["ace_jax"].setdefault(variant, {})[str(r["atoms"])] = {
+            "us_per_atom_step": r["us_per_atom_step"],
+            "first_call_s": r.get("first_call_s"),
+            "dtype": ace_dtype,
+        }
+    if speed:
+        for r in speed["rows"]:
+            key = f"{r['element_model']} model"
+            speed_out["matml"].setdefault(key, {})[str(r["atoms"])] = {
+                "us_per_atom_step": r["us_per_atom_step"],
+                "round_medians_us_per_atom_step": r["round_medians_us_per_atom_step"],
+                "first_call_s": r["first_call_s"],
+                "dtype": speed["dtype"],
+                "neighbour_list": "rebuilt every step",
+            }
+            for p in ace.get("speed", []):
+                if p["atoms"] != r["atoms"]:
+                    continue
+                speed_out["ratios"].append({
+                    "atoms": r["atoms"],
+                    "matml": f"{key}, {speed['dtype']}, neighbour list rebuilt every step",
+                    "ace_variant": f"{ACE_VARIANTS.get(p['variant'], p['variant'])}, "
+                    f"{ace_dtype}",
+                    "like_with_like_neighbour_list": p["variant"] == LIKE_WITH_LIKE,
+                    "ace_us_per_atom_step": round(p["us_per_atom_step"], 3),
+                    "matml_us_per_atom_step": r["us_per_atom_step"],
+                    "ace_over_matml": _ratio(p["us_per_atom_step"], r["us_per_atom_step"]),
+                })  # fmt: skip
+        speed_out["matml_protocol"] = speed["protocol"]
+        speed_out["cells"] = speed["cells"]
+    speed_out["note"] = (
+        "ace_over_matml > 1: matml faster. Only 'radial table + neighbour list rebuilt "
+        "every step' shares matml's neighbour-list protocol; the other ace variants reuse "
+        "a Verlet list, which matml's calculator does not. Both processes use every "
+        "allowed core (XLA)."
+    )
+    try:
+        from matml.bench.mlearn import PUBLISHED
+
+        published = {
+            q: {k: {e: v[e] for e in elements if e in v} for k, v in by.items()}
+            for q, by in PUBLISHED.items()
+        }
+    except ImportError:
+        published = None
+    return {
+        "benchmark": "peers: matml bench mlearn beside ace-jax linear ACE",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "elements": elements,
+        "matml_model": matml.get("model"),
+        "matml_config": matml.get("config"),
+        "ace_basis": ace.get("basis"),
+        "accuracy": tables,
+        "ratios": ratios,
+        "published_zuo_2020": published,
+        "speed": speed_out,
+        "machine": machine(),
+        "versions": {
+            "matml_venv": matml_versions(),
+            "ace_venv": {k: ace.get(k) for k in ("ace_jax", "jax", "ase")}
+            | {"cpus": ace.get("cpus")},
+        },
+        "commands": commands,
+        "raw": {"ace_fit": ace, "matml_speed": speed},
+    }
+
+
+def _fmt(x, digits=2):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def summary(p: dict) -> str:
+    lines = [
+        "| element | matml E RMSE | ace E RMSE | ratio | matml F MAE | ace F MAE | ratio "
+        "| matml s | ace s | ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    m_t, a_t = p["accuracy"]["matml"], p["accuracy"]["ace_jax"]
+    for el in p["elements"]:
+        m, a, r = m_t.get(el, {}), a_t.get(el, {}), p["ratios"].get(el, {})
+        lines.append(
+            f"| {el} | {_fmt(m.get('energy_rmse_mev_per_atom'))} "
+            f"| {_fmt(a.get('energy_rmse_mev_per_atom'))} "
+            f"| {_fmt(r.get('energy_rmse_matml_over_ace'))} "
+            f"| {_fmt(m.get('force_mae_ev_per_a'), 4)} "
+            f"| {_fmt(a.get('force_mae_ev_per_a'), 4)} "
+            f"| {_fmt(r.get('force_mae_matml_over_ace'))} "
+            f"| {_fmt(m.get('train_seconds'), 0)} | {_fmt(a.get('fit_seconds'), 0)} "
+            f"| {_fmt(r.get('seconds_matml_train_over_ace_fit'))} |"
+        )
+    if p["speed"]["ratios"]:
+        lines += [
+            "",
+            "| atoms | matml µs/atom/step | ace variant | ace µs/atom/step | ace / matml |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for r in p["speed"]["ratios"]:
+            lines.append(
+                f"| {r['atoms']} | {r['matml_us_per_atom_step']:.1f} | {r['ace_variant']} "
+                f"| {r['ace_us_per_atom_step']:.1f} | {_fmt(r['ace_over_matml'])} |"
+            )
+    return "\n".join(lines)
+
+
+def cmd_merge(a) -> None:
+    ace = json.loads(Path(a.ace).read_text())
+    matml = json.loads(Path(a.matml).read_text())
+    speed = json.loads(Path(a.speed).read_text()) if a.speed else None
+    commands = {}
+    for item in a.command:
+        name, sep, cmd = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--command wants NAME=CMD, got {item!r}")
+        commands[name] = cmd
+    result = merge(ace, matml, speed, commands)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(summary(result))
+    print(f"wrote {a.out}")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("time", help="time matml models on the anchors' Si cells")
+    t.add_argument("--model", action="append", required=True, metavar="ELEMENT=PATH")
+    t.add_argument("--rounds", type=int, default=3)
+    t.add_argument("--steps", type=int, default=20)
+    t.add_argument("--out", required=True)
+    m = sub.add_parser("merge", help="merge ace_fit.json and matml's results")
+    m.add_argument("--ace", required=True, help="ace_fit.py's output")
+    m.add_argument("--matml", required=True, help="matml bench mlearn's results.json")
+    m.add_argument("--speed", help="the output of `peers.py time`")
+    m.add_argument("--command", action="append", default=[], metavar="NAME=CMD")
+    m.add_argument("--out", default=str(HERE / "results" / "peers.json"))
+    a = p.parse_args(argv)
+    {"time": cmd_time, "merge": cmd_merge}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
