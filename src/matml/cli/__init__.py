@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "table",
     "eos",
     "describe",
+    "bench",
 )
 
 for _name in _COMMAND_MODULES:

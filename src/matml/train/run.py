@@ -9,6 +9,7 @@ weights), ``metrics.json`` (final validation/test errors), ``parity.png``,
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,33 @@ def train_from_config(
         raise
 
 
+def n_params(potential) -> int:
+    """Number of trainable parameters."""
+    import jax
+    from flax import nnx
+
+    return int(
+        sum(x.size for x in jax.tree_util.tree_leaves(nnx.state(potential, nnx.Param)))
+    )
+
+
+def _fit_linear(cfg, potential, train, valid, out_dir, header, progress):
+    """The ``linear`` model: closed-form ridge fit instead of the trainer."""
+    from matml.potential import save
+    from matml.train.linear import fit_linear
+
+    t = cfg.train
+    fit = fit_linear(potential, train, valid, energy_weight=t.energy_weight,
+                     forces_weight=t.forces_weight, stress_weight=t.stress_weight,
+                     progress=progress)  # fmt: skip
+    save(potential, out_dir / "model.matml", extra={**header, "ridge_alpha": fit.alpha})
+    return {
+        "ridge_alpha": fit.alpha,
+        "ridge_valid_loss": {f"{a:.0e}": v for a, v in fit.valid_loss.items()},
+        "n_rows": fit.n_rows,
+    }
+
+
 def _remove_new(out_dir: Path, before: set, fresh: bool) -> None:
     """Delete what a failed run wrote into ``out_dir`` (the folder too, if it made it)."""
     import shutil
@@ -113,7 +141,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
     import yaml
 
     from matml.data import Dataset
-    from matml.potential import Potential, fit_scale_shift
+    from matml.potential import Potential, fit_model_statistics, fit_scale_shift
     from matml.train.evaluate import evaluate
     from matml.train.plots import learning_curve, parity_plot
     from matml.train.trainer import Trainer
@@ -173,23 +201,33 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
             tmp.write_text(yaml.safe_dump(resolved, sort_keys=False))
     write_provenance(out_dir, resolved, cfg.seed)
     header = {"e0": dict(zip(species, map(float, e0), strict=True)), "scale": scale}
-    trainer = Trainer(
-        potential,
-        cfg.train,
-        out_dir,
-        seed=cfg.seed,
-        progress=progress,
-        dtype=dtype,
-        header=header,
+    t0 = time.perf_counter()
+    fit_model_statistics(potential, train, cfg.train.batch_size)
+    if cfg.model.name == "linear":
+        results, history = _fit_linear(cfg, potential, train, valid, out_dir, header,
+                                       progress), None  # fmt: skip
+    else:
+        trainer = Trainer(
+            potential,
+            cfg.train,
+            out_dir,
+            seed=cfg.seed,
+            progress=progress,
+            dtype=dtype,
+            header=header,
+        )
+        history = trainer.fit(train, valid, resume=resume)
+        results = {
+            "best_epoch": history.best_epoch,
+            "epochs_run": len(history.rows),
+            "stopped_early": history.stopped_early,
+        }
+    results.update(
+        train_seconds=round(time.perf_counter() - t0, 2),
+        n_params=n_params(potential),
+        n_train=len(train),
+        n_valid=len(valid),
     )
-    history = trainer.fit(train, valid, resume=resume)
-    results = {
-        "best_epoch": history.best_epoch,
-        "epochs_run": len(history.rows),
-        "stopped_early": history.stopped_early,
-        "n_train": len(train),
-        "n_valid": len(valid),
-    }
     if len(valid):
         results["valid"] = evaluate(potential, valid, cfg.train.batch_size).metrics
     if test_atoms is not None:
@@ -204,7 +242,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
             out_dir / "parity.png",
             title="validation set",
         )
-    if history.rows:
+    if history is not None and history.rows:
         learning_curve(history.rows, out_dir / "learning_curve.png")
     write_json(out_dir / "metrics.json", results)
     return results

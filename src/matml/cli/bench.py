@@ -1,0 +1,91 @@
+"""``matml bench mlearn``: the mlearn benchmark (Zuo et al. 2020) of a potential."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+bench_app = typer.Typer(help="Benchmarks of matml's potentials.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("mlearn")
+def mlearn(
+    elements: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated elements (default Li,Mo,Si; with "
+            "--data-dir: every element folder in it)."
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="Registered model: descriptor, linear, pair, ...")
+    ] = "descriptor",
+    config: Annotated[
+        Path | None,
+        typer.Option(help="YAML config replacing the benchmark's default one."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of <Element>/training.json + <Element>/test.json "
+            "(default: download and cache, as `matml data fetch`)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path(
+        "runs/bench-mlearn"
+    ),
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train on each element's training set, test on its test set, and compare with
+    the published errors of GAP, MTP, NNP, SNAP and qSNAP. Writes results.json,
+    report.md and a parity plot per element."""
+    import yaml
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from matml.bench.mlearn import elements_in, run_mlearn
+    from matml.errors import ConfigError, InputError
+
+    console = Console()
+    raw = None
+    if config is not None:
+        if not config.is_file():
+            raise ConfigError("no such config file", file=config)
+        try:
+            raw = yaml.safe_load(config.read_text()) or {}
+        except yaml.YAMLError:
+            raise ConfigError("not valid YAML", file=config) from None
+        if not isinstance(raw, dict):
+            raise ConfigError("the config must be a mapping", file=config)
+        raw.setdefault("model", {}).setdefault("name", model)
+    if data_dir is not None and not data_dir.is_dir():
+        raise InputError("no such folder", file=data_dir)
+    if elements:
+        els = [e.strip() for e in elements.split(",") if e.strip()]
+    elif data_dir is not None:
+        els = elements_in(data_dir)
+        if not els:
+            raise InputError(
+                "holds no <Element>/training.json + <Element>/test.json", file=data_dir
+            )
+    else:
+        els = ["Li", "Mo", "Si"]
+    results = run_mlearn(
+        els,
+        model,
+        config=raw,
+        data_dir=data_dir,
+        out=out,
+        progress=progress,
+        echo=lambda s: console.print(s, highlight=False),
+    )
+    from matml.bench.mlearn import report
+
+    console.print(Markdown(report(results)))
+    console.print(f"results: {out / 'results.json'}, report: {out / 'report.md'}")

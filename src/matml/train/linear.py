@@ -1,0 +1,259 @@
+"""Closed-form fit of a linear model (``linear``): ridge least squares on energies,
+forces and stress, as SNAP and linear ACE are fitted.
+
+The model's energy is linear in its weights: ``E = scale * sum_i w_s(i) . x_i + n shift
++ sum_i E0_s(i)`` with standardised invariants ``x_i``. Each structure contributes rows
+``sum_i onehot(s_i) x_i`` (energy, per atom), ``-d/dr`` of them (forces) and
+``(1/V) d/d(strain)`` (stress), computed by forward-mode autodiff of the descriptor.
+Their weighted normal equations are summed over the training set; the ridge parameter
+is the one (of a grid) with the lowest loss on the validation split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from matml.data import Buckets, Dataset, GraphLoader
+from matml.errors import InputError
+from matml.keys import VOIGT_INDEX
+
+__all__ = ["fit_linear", "LinearFit"]
+
+ALPHAS = tuple(10.0**k for k in range(-10, 3))
+
+
+@dataclass
+class LinearFit:
+    """What :func:`fit_linear` chose and measured."""
+
+    alpha: float
+    valid_loss: dict[float, float] = field(default_factory=dict)  # alpha -> loss
+    n_rows: int = 0
+    seconds: float = 0.0
+
+
+def _invariant_jacobian(fn, c):
+    """``d fn(c)_k / d c_m`` for every row of ``c`` [R, M] -> [R, K, M], for
+    invariants that are polynomials of degree <= 4 in the moments: a five-point
+    central stencil along each moment is then exact (the truncation error is a fifth
+    derivative), needs only forward evaluations (whatever derivative rule the
+    invariants define) and batches into a few large evaluations."""
+    n_rows, m = c.shape
+    h = jnp.maximum(jnp.max(jnp.abs(c), axis=1, keepdims=True), 1e-30)  # [R, 1]
+    eye = jnp.eye(m, dtype=c.dtype)
+
+    def at(t):  # fn at c + t h e_m for every row and moment: [R, M, K]
+        moved = c[:, None, :] + (t * h)[:, :, None] * eye[None]
+        return fn(moved.reshape(n_rows * m, m)).reshape(n_rows, m, -1)
+
+    d = (at(-2.0) - 8.0 * at(-1.0) + 8.0 * at(1.0) - at(2.0)) / (12.0 * h[:, :, None])
+    return jnp.swapaxes(d, 1, 2)
+
+
+@lru_cache(maxsize=8)
+def _rows_fn(graphdef):
+    """Jitted graph -> (energy rows [G, S*F], force rows [N, 3, S*F], stress rows
+    [G, 3, 3, S*F]) of the linear model, in units of its ``scale``.
+
+    By the chain rule through the moments ``c_i = sum_e phi(v_e)`` of each centre, so
+    that no derivative passes through the descriptor once per feature: per-edge moment
+    Jacobians ``d phi / d v_e`` (three forward-mode tangents), per-atom invariant
+    Jacobians ``d x_i / d c_i``, and their product for every edge.
+    """
+    from flax import nnx
+
+    from matml.data.graph import edge_vectors, volumes
+    from matml.descriptors import _api
+
+    def rows(state, graph):
+        model = nnx.merge(graphdef, state).model
+        desc = model.descriptor
+        G, N, E = graph.num_graphs, graph.num_nodes, graph.num_edges
+        S, C = model.n_species, desc.n_channels
+        v = edge_vectors(graph)
+        nbr = graph.species[graph.senders]
+        mask = graph.edge_mask
+
+        def edge_moments(shift):  # every edge its own "centre": [E, C, M]
+            return desc.moments_from_edges(v + shift, jnp.arange(E), nbr, mask, E)
+
+        m_e = edge_moments(jnp.zeros(3, v.dtype))
+        jac_e = jax.jacfwd(edge_moments)(jnp.zeros(3, v.dtype))  # [E, C, M, 3]
+        ch = nbr if C > 1 else jnp.zeros_like(nbr)
+        jac_e = jac_e[jnp.arange(E), ch]  # [E, M, 3]: the edge's own channel
+        c = jax.ops.segment_sum(m_e, graph.receivers, N).reshape(N * C, -1)  # [N*C, M]
+
+        def inv(rows_):
+            return _api.chunked_invariants(rows_, desc.tables, desc.chunk_size)
+
+        x = inv(c).reshape(N, -1)  # [N, C*Fc]
+        d_inv = _invariant_jacobian(inv, c)  # [N*C, Fc, M]
+        fc = d_inv.shape[1]
+        mean = model.feature_mean[...]
+        scale = model.feature_scale[...]
+        xs = (x - mean) / scale * graph.node_mask[:, None]
+        # d xs_i / d v_e for the edges of centre i, in the block of the edge's channel
+        g_e = d_inv.reshape(N, C, fc, -1)[graph.receivers, ch]  # [E, Fc, M]
+        t_e = jnp.einsum("efm,emc->efc", g_e, jac_e)  # [E, Fc, 3]
+        t_e = t_e * mask[:, None, None]
+        if C > 1:
+            t_e = jax.vmap(lambda t, k: jnp.zeros((C, fc, 3), t.dtype).at[k].set(t))(
+                t_e, ch
+            ).reshape(E, C * fc, 3)
+        t_e = t_e / scale[None, :, None]
+        # per-species columns: [S, C*Fc] flattened
+        sp_e = jax.nn.one_hot(graph.species[graph.receivers], S, dtype=v.dtype)
+        t_e = (sp_e[:, :, None, None] * t_e[:, None]).reshape(E, -1, 3)  # [E, S*F, 3]
+        sp_n = jax.nn.one_hot(graph.species, S, dtype=v.dtype)
+        per = (sp_n[:, :, None] * xs[:, None, :]).reshape(N, -1)
+        e_rows = jax.ops.segment_sum(per, graph.node_graph, G)
+        # forces: F_n = -dE/dr_n, with v_e = r_sender - r_receiver + shift
+        d_r = jax.ops.segment_sum(t_e, graph.senders, N) - jax.ops.segment_sum(
+            t_e, graph.receivers, N
+        )  # [N, S*F, 3]
+        f_rows = -jnp.swapaxes(d_r, 1, 2)  # [N, 3, S*F]
+        # stress: (1/V) dE/d(strain) = (1/V) sum_e v_e (x) dE/dv_e
+        virial = jnp.einsum("ea,ekb->eabk", v, t_e)
+        e_graph = graph.node_graph[graph.receivers]
+        s_rows = jax.ops.segment_sum(virial, e_graph, G)
+        vol = jnp.where(graph.graph_mask, volumes(graph.cell), 1.0)
+        s_rows = s_rows / vol[:, None, None, None]
+        return e_rows, f_rows, s_rows
+
+    return jax.jit(rows)
+
+
+def _batches(dataset: Dataset):
+    """One structure per batch (forward-mode cost grows with atoms squared), sizes
+    padded to a few buckets so that few shapes compile."""
+    buckets = Buckets.for_dataset(dataset, 1, 4)
+    return GraphLoader(dataset, 1, buckets=buckets)
+
+
+def _system(potential, dataset: Dataset, weights, progress=None):
+    """Weighted normal equations ``(A^T W A, A^T W b)`` and the rows themselves."""
+    from flax import nnx
+
+    graphdef, state = nnx.split(potential)
+    fn = _rows_fn(graphdef)
+    we, wf, ws = weights
+    scale = float(potential.scale[...])
+    shift = float(potential.shift[...])
+    e0 = np.asarray(potential.e0[...], dtype=np.float64)
+    gram = rhs = None
+    blocks = []
+    for graph in _batches(dataset):
+        with jax.enable_x64(True):  # rows of normal equations: float64 throughout
+            e_rows, f_rows, s_rows = jax.device_get(fn(state, graph.cast(np.float64)))
+        gm = graph.graph_mask
+        n = graph.n_node[gm].astype(np.float64)
+        species_e0 = np.bincount(
+            graph.node_graph[graph.node_mask],
+            weights=e0[graph.species[graph.node_mask]],
+            minlength=len(gm),
+        )[gm]
+        # energy per atom, in units of scale
+        a_e = e_rows[gm] / n[:, None]
+        b_e = (graph.energy[gm] - species_e0 - n * shift) / n / scale
+        rows_a, rows_b, rows_w = [a_e], [b_e], [np.full(len(b_e), we)]
+        fm = (graph.has_forces[graph.node_graph] & graph.node_mask).astype(bool)
+        if wf > 0 and fm.any():
+            rows_a.append(f_rows[fm].reshape(-1, f_rows.shape[-1]))
+            rows_b.append(graph.forces[fm].reshape(-1) / scale)
+            rows_w.append(np.full(3 * int(fm.sum()), wf))
+        sm = graph.has_stress & gm
+        if ws > 0 and sm.any():
+            rows_a.append(s_rows[sm][:, *VOIGT_INDEX].reshape(-1, s_rows.shape[-1]))
+            rows_b.append(graph.stress[sm][:, *VOIGT_INDEX].reshape(-1) / scale)
+            rows_w.append(np.full(6 * int(sm.sum()), ws))
+        a = np.concatenate(rows_a)
+        b = np.concatenate(rows_b)
+        w = np.concatenate(rows_w)
+        blocks.append((a, b, w))
+        g, r = a.T @ (w[:, None] * a), a.T @ (w * b)
+        gram, rhs = (g, r) if gram is None else (gram + g, rhs + r)
+        if progress is not None:
+            progress(1)
+    return gram, rhs, blocks
+
+
+def _loss(blocks, coef) -> float:
+    num = den = 0.0
+    for a, b, w in blocks:
+        r = a @ coef - b
+        num += float(np.sum(w * r * r))
+        den += float(np.sum(w > 0))
+    return num / max(den, 1.0)
+
+
+def fit_linear(
+    potential,
+    train: Dataset,
+    valid: Dataset | None = None,
+    *,
+    energy_weight: float = 1.0,
+    forces_weight: float = 1.0,
+    stress_weight: float = 0.0,
+    alphas=ALPHAS,
+    progress: bool = False,
+) -> LinearFit:
+    """Fit the weights of a ``linear`` potential in place (its E0s, scale, shift and
+    feature statistics already set). Loss weights are those of the trainer
+    (``energy`` on (eV/atom)^2, ``forces`` on (eV/Å)^2, ``stress`` on (eV/Å^3)^2).
+    Without a validation split the smallest ridge parameter that solves is kept."""
+    import time
+
+    from matml.potential import precision
+
+    if not hasattr(potential.model, "weights") or potential.model_name != "linear":
+        raise InputError(
+            f"fit_linear fits the 'linear' model, not {potential.model_name!r}",
+            field="model.name",
+        )
+    t0 = time.perf_counter()
+    weights = (energy_weight, forces_weight, stress_weight)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(train) + (len(valid) if valid else 0), desc="linear fit",
+                   unit="structure", leave=False)  # fmt: skip
+    tick = bar.update if bar is not None else None
+    with precision(potential.dtype):
+        gram, rhs, train_blocks = _system(potential, train, weights, tick)
+        valid_blocks = (
+            _system(potential, valid, weights, tick)[2] if valid is not None and len(valid)
+            else None
+        )  # fmt: skip
+    if bar is not None:
+        bar.close()
+    k = gram.shape[0]
+    # ridge relative to the mean diagonal, so alphas do not depend on units
+    diag = float(np.mean(np.diag(gram))) or 1.0
+    result = LinearFit(alpha=alphas[0], n_rows=sum(len(b) for _, b, _ in train_blocks))
+    best = None
+    for alpha in alphas:
+        try:
+            coef = np.linalg.solve(gram + alpha * diag * np.eye(k), rhs)
+        except np.linalg.LinAlgError:
+            continue
+        loss = _loss(valid_blocks or train_blocks, coef)
+        result.valid_loss[alpha] = loss
+        if best is None or loss < best[0]:
+            best = (loss, alpha, coef)
+        if valid_blocks is None:
+            break
+    if best is None:
+        raise InputError("the linear system could not be solved for any ridge value")
+    _, result.alpha, coef = best
+    model = potential.model
+    w = coef.reshape(model.n_species, model.n_features)
+    with precision(potential.dtype):
+        model.weights.value = jnp.asarray(w, potential.dtype)
+    result.seconds = time.perf_counter() - t0
+    return result

@@ -1,0 +1,100 @@
+"""``matml bench mlearn`` end to end on a tiny folder (an element mlearn does not
+have, in mlearn's JSON format), and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from matml.cli import app
+
+TINY = """
+seed: 0
+data: {valid_fraction: 0.5}
+model: {name: descriptor, cutoff: 4.0, max_order: 3, max_degree: 2, hidden: [8]}
+train: {epochs: 2, batch_size: 2, n_buckets: 1, energy_weight: 10.0}
+"""
+
+
+def _entry(atoms) -> dict:
+    """One structure in mlearn's JSON layout (pymatgen Structure dict, kBar virial)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return {
+        "structure": AseAtomsAdaptor.get_structure(atoms).as_dict(),
+        "outputs": {
+            "energy": float(atoms.get_potential_energy()),
+            "forces": atoms.get_forces().tolist(),
+            # kBar, VASP order xx yy zz xy yz zx, opposite sign to ASE's stress
+            "virial_stress": (
+                -atoms.get_stress(voigt=True)[[0, 1, 2, 5, 3, 4]] * 1602.1766208
+            ).tolist(),
+        },
+        "num_atoms": len(atoms),
+        "group": "AIMD-NVT",
+    }
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    root = tmp_path_factory.mktemp("mini")
+    rng = np.random.default_rng(0)
+    for split, n in (("training", 4), ("test", 2)):
+        entries = []
+        for _ in range(n):
+            a = bulk("Al", "fcc", a=4.05, cubic=True)
+            a.positions += rng.normal(0, 0.05, a.positions.shape)
+            a.calc = EMT()
+            entries.append(_entry(a))
+        (root / "Al").mkdir(exist_ok=True)
+        (root / "Al" / f"{split}.json").write_text(json.dumps(entries))
+    return root
+
+
+def test_bench_mlearn_writes_every_file(folder, tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY)
+    out = tmp_path / "bench"
+    res = CliRunner().invoke(
+        app,
+        ["bench", "mlearn", "--data-dir", str(folder), "--config", str(cfg),
+         "--out", str(out), "--no-progress"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    results = json.loads((out / "results.json").read_text())
+    row = results["elements"]["Al"]
+    for key in ("energy_rmse_mev_per_atom", "energy_mae_mev_per_atom",
+                "force_rmse_ev_per_a", "force_mae_ev_per_a", "stress_rmse_gpa",
+                "train_seconds", "n_params", "model", "config"):  # fmt: skip
+        assert key in row, key
+    assert row["model"] == "descriptor" and row["n_params"] > 0
+    assert row["energy_mae_mev_per_atom"] <= row["energy_rmse_mev_per_atom"]
+    assert row["config"]["model"]["max_order"] == 3
+    assert (out / "Al" / "parity.png").stat().st_size > 1000
+    report = (out / "report.md").read_text()
+    assert "| GAP |" in report and "Al" in report
+    assert f"{row['energy_rmse_mev_per_atom']:.2f}" in report
+
+
+def test_bench_mlearn_missing_file_is_one_line(folder, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(folder, bad)
+    (bad / "Al" / "test.json").unlink()
+    res = CliRunner().invoke(
+        app, ["bench", "mlearn", "--data-dir", str(bad), "--elements", "Al"]
+    )
+    assert res.exit_code != 0
+    assert "test.json" in str(res.exception) and "missing" in str(res.exception)
+    (bad / "Al" / "test.json").write_text("[{")
+    res = CliRunner().invoke(
+        app, ["bench", "mlearn", "--data-dir", str(bad), "--elements", "Al"]
+    )
+    assert res.exit_code != 0 and "test.json" in str(res.exception)
