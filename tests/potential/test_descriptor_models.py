@@ -43,6 +43,14 @@ def network():
     each descriptor shape compiles for seconds, so not every test runs both)."""
     pot = Potential("descriptor", ["Si"], 4.0, {**SMALL, "hidden": [16]},
                     e0=[-5.0], scale=0.5, dtype="float32", rngs=1)  # fmt: skip
+    # the linear term and the MLP's last layer start at zero (training starts from
+    # the closed-form linear fit): give both random values, so every part is checked
+    rng = np.random.default_rng(2)
+    m = pot.model
+    m.weights.value = jax.numpy.asarray(rng.normal(size=m.weights.value.shape) * 0.05,
+                                        "float32")  # fmt: skip
+    last = m.networks[0].layers[-1].kernel
+    last.value = jax.numpy.asarray(rng.normal(size=last.value.shape) * 0.3, "float32")
     return _statistics(pot)
 
 

@@ -139,11 +139,18 @@ class DescriptorModel(nnx.Module):
 
 
 class DescriptorNetwork(DescriptorModel):
-    """Per-atom energies from a per-species MLP (SiLU) on standardised invariants.
+    """Per-atom energies from a per-species MLP (SiLU) on standardised invariants,
+    on top of a linear term: ``E_i = w_s . x_i + MLP_s(x_i)``.
+
+    With ``linear=True`` (the default) the linear term is fitted first in closed form
+    (:func:`matml.train.fit_linear`, by ``train_from_config``) and the MLP's last layer
+    starts at zero, so training starts from the linear model's accuracy and the network
+    learns what the linear model misses.
 
     Args:
         hidden: hidden layer widths of each species' MLP.
         activation: ``silu`` (default), ``tanh``, ``gelu`` or ``softplus``.
+        linear: add the linear term (and start from its closed-form fit).
         rngs: initial weights (``nnx.Rngs``; default seed 0).
         (and the descriptor's arguments, see :class:`DescriptorModel`)
     """
@@ -155,12 +162,14 @@ class DescriptorNetwork(DescriptorModel):
         cutoff: float,
         hidden: Sequence[int] = (64, 64),
         activation: str = "silu",
+        linear: bool = True,
         dtype=None,
         rngs: nnx.Rngs | None = None,
         **descriptor,
     ):
         super().__init__(species=species, cutoff=cutoff, dtype=dtype, **descriptor)
         rngs = rngs if rngs is not None else nnx.Rngs(0)
+        dtype = dtype or jnp.float32
         sizes = [self.n_features, *hidden, 1]
         self.networks = nnx.List(
             [
@@ -168,14 +177,25 @@ class DescriptorNetwork(DescriptorModel):
                 for _ in range(self.n_species)
             ]
         )
+        self.linear = bool(linear)
+        if self.linear:
+            self.weights = nnx.Param(
+                jnp.zeros((self.n_species, self.n_features), dtype)
+            )
+            for net in self.networks:  # the MLP starts as a zero correction
+                last = net.layers[-1]
+                last.kernel.value = jnp.zeros_like(last.kernel.value)
 
     def __call__(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
         x = self.features(graph, vectors)
         if self.n_species == 1:
-            return self.networks[0](x)[:, 0]
-        out = jnp.zeros(x.shape[0], x.dtype)
-        for s, net in enumerate(self.networks):  # every net on every atom: few species
-            out = jnp.where(graph.species == s, net(x)[:, 0], out)
+            out = self.networks[0](x)[:, 0]
+        else:
+            out = jnp.zeros(x.shape[0], x.dtype)
+            for s, net in enumerate(self.networks):  # every net on every atom
+                out = jnp.where(graph.species == s, net(x)[:, 0], out)
+        if self.linear:
+            out = out + jnp.sum(x * self.weights[...][graph.species], axis=1)
         return out
 
 

@@ -128,14 +128,15 @@ def _rows_fn(graphdef):
     return jax.jit(rows)
 
 
-def _batches(dataset: Dataset):
-    """One structure per batch (forward-mode cost grows with atoms squared), sizes
-    padded to a few buckets so that few shapes compile."""
-    buckets = Buckets.for_dataset(dataset, 1, 4)
-    return GraphLoader(dataset, 1, buckets=buckets)
+def _batches(dataset: Dataset, buckets: Buckets | None = None):
+    """One structure per batch, sizes padded to a few buckets (shared by the training
+    and validation sets) so that few shapes compile."""
+    return GraphLoader(
+        dataset, 1, buckets=buckets or Buckets.for_dataset(dataset, 1, 4)
+    )
 
 
-def _system(potential, dataset: Dataset, weights, progress=None):
+def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
     """Weighted normal equations ``(A^T W A, A^T W b)`` and the rows themselves."""
     from flax import nnx
 
@@ -147,7 +148,7 @@ def _system(potential, dataset: Dataset, weights, progress=None):
     e0 = np.asarray(potential.e0[...], dtype=np.float64)
     gram = rhs = None
     blocks = []
-    for graph in _batches(dataset):
+    for graph in _batches(dataset, buckets):
         with jax.enable_x64(True):  # rows of normal equations: float64 throughout
             e_rows, f_rows, s_rows = jax.device_get(fn(state, graph.cast(np.float64)))
         gm = graph.graph_mask
@@ -202,17 +203,19 @@ def fit_linear(
     alphas=ALPHAS,
     progress: bool = False,
 ) -> LinearFit:
-    """Fit the weights of a ``linear`` potential in place (its E0s, scale, shift and
-    feature statistics already set). Loss weights are those of the trainer
+    """Fit the linear weights of a potential in place (its E0s, scale, shift and
+    feature statistics already set; any other part of the model must predict zero,
+    as the descriptor network's MLP does before training). Loss weights are those of the trainer
     (``energy`` on (eV/atom)^2, ``forces`` on (eV/Å)^2, ``stress`` on (eV/Å^3)^2).
     Without a validation split the smallest ridge parameter that solves is kept."""
     import time
 
     from matml.potential import precision
 
-    if not hasattr(potential.model, "weights") or potential.model_name != "linear":
+    if not hasattr(potential.model, "weights"):
         raise InputError(
-            f"fit_linear fits the 'linear' model, not {potential.model_name!r}",
+            f"fit_linear fits a model with a linear term ('linear', or 'descriptor' "
+            f"with linear: true), not {potential.model_name!r}",
             field="model.name",
         )
     t0 = time.perf_counter()
@@ -224,12 +227,14 @@ def fit_linear(
         bar = tqdm(total=len(train) + (len(valid) if valid else 0), desc="linear fit",
                    unit="structure", leave=False)  # fmt: skip
     tick = bar.update if bar is not None else None
+    both = Dataset(train.structures + (valid.structures if valid else []),
+                   train.cutoff, train.species)  # fmt: skip
+    buckets = Buckets.for_dataset(both, 1, 4)
     with precision(potential.dtype):
-        gram, rhs, train_blocks = _system(potential, train, weights, tick)
-        valid_blocks = (
-            _system(potential, valid, weights, tick)[2] if valid is not None and len(valid)
-            else None
-        )  # fmt: skip
+        gram, rhs, train_blocks = _system(potential, train, weights, buckets, tick)
+        valid_blocks = None
+        if valid is not None and len(valid):
+            valid_blocks = _system(potential, valid, weights, buckets, tick)[2]
     if bar is not None:
         bar.close()
     k = gram.shape[0]

@@ -107,15 +107,21 @@ def n_params(potential) -> int:
     )
 
 
-def _fit_linear(cfg, potential, train, valid, out_dir, header, progress):
-    """The ``linear`` model: closed-form ridge fit instead of the trainer."""
-    from matml.potential import save
+def fit_linear_part(cfg, potential, train, valid, progress):
+    """Closed-form ridge fit of a model's linear term (see ``matml.train.linear``)."""
     from matml.train.linear import fit_linear
 
     t = cfg.train
-    fit = fit_linear(potential, train, valid, energy_weight=t.energy_weight,
-                     forces_weight=t.forces_weight, stress_weight=t.stress_weight,
-                     progress=progress)  # fmt: skip
+    return fit_linear(potential, train, valid, energy_weight=t.energy_weight,
+                      forces_weight=t.forces_weight, stress_weight=t.stress_weight,
+                      progress=progress)  # fmt: skip
+
+
+def _fit_linear(cfg, potential, train, valid, out_dir, header, progress):
+    """The ``linear`` model: closed-form ridge fit instead of the trainer."""
+    from matml.potential import save
+
+    fit = fit_linear_part(cfg, potential, train, valid, progress)
     save(potential, out_dir / "model.matml", extra={**header, "ridge_alpha": fit.alpha})
     return {
         "ridge_alpha": fit.alpha,
@@ -207,6 +213,9 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         results, history = _fit_linear(cfg, potential, train, valid, out_dir, header,
                                        progress), None  # fmt: skip
     else:
+        if getattr(potential.model, "linear", False) is True and not resume:
+            fit = fit_linear_part(cfg, potential, train, valid, progress)
+            header["linear_ridge_alpha"] = fit.alpha
         trainer = Trainer(
             potential,
             cfg.train,
