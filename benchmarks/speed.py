@@ -58,6 +58,11 @@ MODELS = [
      "config": {"hidden": [32, 32], "embedding": 0}},
     {"name": "pair+eam", "model": "pair", "cutoff": 5.0,
      "config": {"hidden": [32, 32], "embedding": 8}},
+    # the mlearn benchmark's defaults (matml.bench.mlearn.DEFAULT_CONFIGS)
+    {"name": "descriptor", "model": "descriptor", "cutoff": 5.0,
+     "config": {"max_order": 7, "max_degree": 3, "hidden": [64, 64]}},
+    {"name": "linear", "model": "linear", "cutoff": 5.0,
+     "config": {"max_order": 7, "max_degree": 3}},
 ]  # fmt: skip
 
 # (repetitions of the 8-atom cubic cell, training batch size): 64 and 512 atoms.
