@@ -23,10 +23,10 @@ def cluster():
     return Atoms("Si9", positions=pos)
 
 
-def _close(a, b):
+def _close(a, b, what: str = ""):
     scale = np.abs(a).max()
-    assert scale > 0
-    np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * scale)
+    assert scale > 0, f"{what}: all features vanish"
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * scale, err_msg=what)
 
 
 def _variants(atoms, seed):
@@ -64,7 +64,7 @@ def test_cluster_invariance(desc, cluster, kind):
     ref = desc(cluster)
     assert ref.shape == (9, desc.n_features)
     atoms, perm = _variants(cluster, 11)[kind]
-    _close(desc(atoms), ref[perm])
+    _close(desc(atoms), ref[perm], kind)
 
 
 def test_periodic_invariance(desc):
@@ -72,7 +72,7 @@ def test_periodic_invariance(desc):
     si.rattle(0.15, seed=2)
     ref = desc(si)
     for kind, (atoms, perm) in _variants(si, 5).items():
-        _close(desc(atoms), ref[perm]), kind
+        _close(desc(atoms), ref[perm], kind)
 
 
 @pytest.mark.parametrize("radial", ["bessel", "chebyshev"])
