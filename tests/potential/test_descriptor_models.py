@@ -94,3 +94,41 @@ def test_save_load_identical(network, tmp_path):
         assert e1 == e2
         np.testing.assert_array_equal(f1, f2)
         np.testing.assert_array_equal(s1, s2)
+
+
+def test_linear_fit_recovers_a_linear_potential():
+    """Data labelled by a linear potential with known weights: the closed-form fit
+    (rows by the chain rule through the moments and the exact stencil) gives back the
+    same energies, forces and stress."""
+    from matml.train import fit_linear
+
+    true = _statistics(Potential("linear", ["Ge", "Si"], 4.0, SMALL, e0=[-4.0, -5.0],
+                                 scale=0.5, shift=0.1, dtype="float64"))  # fmt: skip
+    rng = np.random.default_rng(3)
+    with precision("float64"):
+        true.model.weights.value = jax.numpy.asarray(
+            rng.normal(size=true.model.weights.value.shape) * 0.05
+        )
+    atoms = []
+    for k in range(8):
+        a = silicon(10 + k, reps=(2, 1, 1))  # 16 atoms: 440 rows for 152 weights
+        a.symbols[rng.choice(len(a), 6, replace=False)] = "Ge"
+        e, f, s, _ = compute(true, a)
+        a.info["energy"], a.arrays["forces"] = e, f
+        a.info["stress"] = s[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+        atoms.append(a)
+    ds = Dataset.from_atoms(atoms, 4.0, ["Ge", "Si"])
+    fit = Potential("linear", ["Ge", "Si"], 4.0, SMALL, e0=[-4.0, -5.0], scale=0.5,
+                    shift=0.1, dtype="float64")  # fmt: skip
+    with precision("float64"):  # the same standardisation as the labelling model
+        fit.model.feature_mean.value = true.model.feature_mean.value
+        fit.model.feature_scale.value = true.model.feature_scale.value
+    res = fit_linear(fit, ds[:6], ds[6:], energy_weight=1.0, forces_weight=1.0,
+                     stress_weight=1.0, alphas=(1e-12, 1e-6))  # fmt: skip
+    assert res.alpha == 1e-12 and res.valid_loss[1e-12] < 1e-8  # rounding only
+    for a in atoms[6:]:
+        e1, f1, s1, _ = compute(true, a)
+        e2, f2, s2, _ = compute(fit, a)
+        assert abs(e1 - e2) < 1e-4
+        np.testing.assert_allclose(f2, f1, atol=1e-4)
+        np.testing.assert_allclose(s2, s1, atol=1e-6)

@@ -37,12 +37,15 @@ class LinearFit:
     seconds: float = 0.0
 
 
-def _invariant_jacobian(fn, c):
+def _invariant_jacobian(fn, c, degree: int = 4, value=None):
     """``d fn(c)_k / d c_m`` for every row of ``c`` [R, M] -> [R, K, M], for
-    invariants that are polynomials of degree <= 4 in the moments: a five-point
-    central stencil along each moment is then exact (the truncation error is a fifth
-    derivative), needs only forward evaluations (whatever derivative rule the
-    invariants define) and batches into a few large evaluations."""
+    invariants that are polynomials of degree <= ``degree`` (<= 4) in the moments.
+
+    Along each moment a polynomial of degree d is exactly differentiated by a stencil
+    of d + 1 points (the truncation error is a (d+1)-th derivative): no derivative
+    rule of the invariants is needed, and the evaluations batch into a few large
+    calls. ``value`` is ``fn(c)``, if already known (the stencils use t = 0).
+    """
     n_rows, m = c.shape
     h = jnp.maximum(jnp.max(jnp.abs(c), axis=1, keepdims=True), 1e-30)  # [R, 1]
     eye = jnp.eye(m, dtype=c.dtype)
@@ -51,8 +54,14 @@ def _invariant_jacobian(fn, c):
         moved = c[:, None, :] + (t * h)[:, :, None] * eye[None]
         return fn(moved.reshape(n_rows * m, m)).reshape(n_rows, m, -1)
 
-    d = (at(-2.0) - 8.0 * at(-1.0) + 8.0 * at(1.0) - at(2.0)) / (12.0 * h[:, :, None])
-    return jnp.swapaxes(d, 1, 2)
+    if degree <= 2:  # exact for quadratics
+        d = (at(1.0) - at(-1.0)) / 2.0
+    elif degree == 3:  # points -1, 0, 1, 2: exact for cubics
+        f0 = (fn(c) if value is None else value)[:, None, :]
+        d = (-2.0 * at(-1.0) - 3.0 * f0 + 6.0 * at(1.0) - at(2.0)) / 6.0
+    else:  # points -2, -1, 1, 2: exact for quartics
+        d = (at(-2.0) - 8.0 * at(-1.0) + 8.0 * at(1.0) - at(2.0)) / 12.0
+    return jnp.swapaxes(d / h[:, :, None], 1, 2)
 
 
 @lru_cache(maxsize=8)
@@ -91,8 +100,9 @@ def _rows_fn(graphdef):
         def inv(rows_):
             return _api.chunked_invariants(rows_, desc.tables, desc.chunk_size)
 
-        x = inv(c).reshape(N, -1)  # [N, C*Fc]
-        d_inv = _invariant_jacobian(inv, c)  # [N*C, Fc, M]
+        x_rows = inv(c)  # [N*C, Fc]
+        x = x_rows.reshape(N, -1)  # [N, C*Fc]
+        d_inv = _invariant_jacobian(inv, c, desc.max_degree, x_rows)  # [N*C, Fc, M]
         fc = d_inv.shape[1]
         mean = model.feature_mean[...]
         scale = model.feature_scale[...]
