@@ -54,7 +54,7 @@ DEFAULT_CONFIGS = {
         **_COMMON,
         "model": {"name": "descriptor", "cutoff": 5.0, "max_order": 7, "max_degree": 3,
                   "hidden": [64, 64]},
-        "train": {"epochs": 150, "batch_size": 4, "lr": 1e-3, "energy_weight": 100.0,
+        "train": {"epochs": 150, "batch_size": 4, "lr": 3e-4, "energy_weight": 100.0,
                   "forces_weight": 1.0, "stress_weight": 0.0, "n_buckets": 2,
                   "patience": 40, "max_seconds": 600.0, "ema_decay": 0.99},
     },
