@@ -46,7 +46,7 @@ class MomentInvariants:
         density: ``"delta"`` or ``"gaussian"`` (Zernike radial basis only).
         sigma: Gaussian width in Å.
         radial: ``"zernike"``, ``"bessel"`` or ``"chebyshev"``.
-        cutoff_fn: ``"cosine"`` (C1) or ``"polynomial"`` (C2).
+        cutoff_fn: ``"cosine"`` (C1) or ``"triweight"`` (C2, (1 - (r/r_c)^2)^3).
         chunk_size: environments per block when evaluating invariants (blocks keep the
             coupled arrays in cache; a speed setting only, results do not change).
 

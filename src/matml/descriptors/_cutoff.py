@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["safe_norm", "cutoff_function", "CUTOFFS"]
+__all__ = ["masked_norm", "cutoff_function", "CUTOFFS"]
 
-CUTOFFS = ("cosine", "polynomial")
+CUTOFFS = ("cosine", "triweight")
 
 
-def safe_norm(vectors: jnp.ndarray, mask: jnp.ndarray | None = None) -> jnp.ndarray:
+def masked_norm(vectors: jnp.ndarray, mask: jnp.ndarray | None = None) -> jnp.ndarray:
     """Euclidean norm over the last axis with a finite gradient everywhere.
 
     Where ``mask`` is False (padding) or the vector is zero, the norm is computed from a
     dummy value of 1, so ``jax.grad`` never meets ``sqrt(0)``; those entries must be
     multiplied by zero weights by the caller.
 
-    >>> float(safe_norm(jnp.array([3.0, 4.0])))
+    >>> float(masked_norm(jnp.array([3.0, 4.0])))
     5.0
     """
     sq = jnp.sum(vectors * vectors, axis=-1)
@@ -40,7 +40,8 @@ def cutoff_function(r: jnp.ndarray, cutoff: float, kind: str = "cosine") -> jnp.
     """Smooth cutoff f_c(r): 1 at r = 0, 0 for r >= cutoff.
 
     ``"cosine"``: 0.5 (cos(pi r / r_c) + 1), value and first derivative vanish at r_c (C1).
-    ``"polynomial"``: (1 - (r/r_c)^2)^3, value, first and second derivative vanish at r_c
+    ``"triweight"``: (1 - (r/r_c)^2)^3 (the triweight kernel; not
+    ``matml.nn.polynomial_cutoff``, the DimeNet envelope), value, first and second derivative vanish at r_c
     (C2), cheaper and with no trigonometric call.
 
     >>> [round(float(v), 6) for v in cutoff_function(jnp.array([0.0, 2.5, 5.0, 6.0]), 5.0)]
@@ -51,7 +52,7 @@ def cutoff_function(r: jnp.ndarray, cutoff: float, kind: str = "cosine") -> jnp.
     xs = jnp.where(inside, x, 0.0)
     if kind == "cosine":
         f = 0.5 * (jnp.cos(jnp.pi * xs) + 1.0)
-    elif kind == "polynomial":
+    elif kind == "triweight":
         f = (1.0 - xs * xs) ** 3
     else:  # pragma: no cover - validated by the API
         raise ValueError(f"unknown cutoff function {kind!r}; choose from {CUTOFFS}")

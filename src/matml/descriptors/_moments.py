@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from matml.descriptors._cutoff import cutoff_function, safe_norm
+from matml.descriptors._cutoff import cutoff_function, masked_norm
 from matml.descriptors._geometric import edge_monomials
 from matml.descriptors._radial import n_per_l, radial_values
 from matml.descriptors._zernike import (
@@ -47,7 +47,7 @@ def edge_basis(
             chi = jnp.asarray(geometric_to_zernike(max_order), dtype=vectors.dtype)
             return edge_monomials(x, max_order, sigma / cutoff) @ chi.T
         return zernike_functions(x, max_order)
-    r = safe_norm(x, edge_mask)
+    r = masked_norm(x, edge_mask)
     unit = x / jnp.where(r > 0, r, 1.0)[:, None]
     sh = sh_polynomial(unit, max_order)  # unit vectors: r^l Y_lm = Y_lm
     g = radial_values(r, max_order, radial)
@@ -88,7 +88,7 @@ def environment_moments(
         cutoff: r_c (Å); neighbours farther away contribute zero.
         channels: [E] channel of each neighbour (its species) when ``n_channels > 1``.
     """
-    r = safe_norm(vectors, edge_mask)
+    r = masked_norm(vectors, edge_mask)
     w = edge_weights * cutoff_function(r, cutoff, cutoff_fn)
     w = jnp.where(edge_mask, w, 0.0)
     seg = centres if n_channels == 1 else centres * n_channels + channels

@@ -34,8 +34,9 @@ _VERSION = "3"
 
 def cache_dir() -> Path:
     """Folder of matml's cached tables (``$MATML_CACHE_DIR`` or ``~/.cache/matml``)."""
-    root = os.environ.get("MATML_CACHE_DIR") or Path.home() / ".cache" / "matml"
-    return Path(root) / "descriptors"
+    from matml.io.datasets import default_cache_dir
+
+    return default_cache_dir() / "descriptors"
 
 
 def _select(cand: InvariantTables, seed: int = 0, rtol: float = 1e-8) -> np.ndarray:

@@ -58,7 +58,7 @@ class DescriptorModel(nnx.Module):
         max_order: int = 7,
         max_degree: int = 3,
         radial: str = "zernike",
-        cutoff_fn: str = "polynomial",
+        cutoff_fn: str = "triweight",
         density: str = "delta",
         sigma: float = 0.4,
         weights: Mapping[str, float] | None = None,
