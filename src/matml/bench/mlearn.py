@@ -138,8 +138,7 @@ def run_mlearn(
 
     raw = copy.deepcopy(config) if config is not None else default_config(model)
     raw.setdefault("model", {}).setdefault("name", model)
-    cfg_check = from_dict(copy.deepcopy(raw))  # refuse a bad config before any work
-    del cfg_check
+    from_dict(copy.deepcopy(raw))  # refuse a bad config before any work
     out = Path(out)
     files = {el: _element_files(data_dir, el) for el in elements}
     data = {el: (_read(tr), _read(te)) for el, (tr, te) in files.items()}

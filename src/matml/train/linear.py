@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -150,8 +151,23 @@ def _batches(dataset: Dataset, buckets: Buckets | None = None):
     )
 
 
+class _Normal(NamedTuple):
+    """Weighted normal equations of a data set: ``A^T W A``, ``A^T W b``, ``b^T W b``
+    and the number of weighted rows (enough to score any weights without the rows)."""
+
+    gram: np.ndarray
+    rhs: np.ndarray
+    bwb: float
+    rows: int
+
+    def loss(self, coef) -> float:
+        """Weighted mean squared residual of ``A coef - b``."""
+        num = coef @ self.gram @ coef - 2.0 * coef @ self.rhs + self.bwb
+        return float(max(num, 0.0)) / max(self.rows, 1)
+
+
 def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
-    """Weighted normal equations ``(A^T W A, A^T W b)`` and the rows themselves."""
+    """The weighted normal equations of ``dataset`` (its rows are not kept)."""
     from flax import nnx
 
     graphdef, state = nnx.split(potential)
@@ -161,7 +177,7 @@ def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
     shift = float(potential.shift[...])
     e0 = np.asarray(potential.e0[...], dtype=np.float64)
     gram = rhs = None
-    blocks = []
+    bwb, n_rows = 0.0, 0
     for graph in _batches(dataset, buckets):
         with jax.enable_x64(True):  # rows of normal equations: float64 throughout
             e_rows, f_rows, s_rows = jax.device_get(fn(state, graph.cast(np.float64)))
@@ -189,21 +205,13 @@ def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
         a = np.concatenate(rows_a)
         b = np.concatenate(rows_b)
         w = np.concatenate(rows_w)
-        blocks.append((a, b, w))
         g, r = a.T @ (w[:, None] * a), a.T @ (w * b)
         gram, rhs = (g, r) if gram is None else (gram + g, rhs + r)
+        bwb += float(np.sum(w * b * b))
+        n_rows += int(np.sum(w > 0))
         if progress is not None:
             progress(1)
-    return gram, rhs, blocks
-
-
-def _loss(blocks, coef) -> float:
-    num = den = 0.0
-    for a, b, w in blocks:
-        r = a @ coef - b
-        num += float(np.sum(w * r * r))
-        den += float(np.sum(w > 0))
-    return num / max(den, 1.0)
+    return _Normal(gram, rhs, bwb, n_rows)
 
 
 def fit_linear(
@@ -245,27 +253,27 @@ def fit_linear(
                    train.cutoff, train.species)  # fmt: skip
     buckets = Buckets.for_dataset(both, 1, 4)
     with precision(potential.dtype):
-        gram, rhs, train_blocks = _system(potential, train, weights, buckets, tick)
-        valid_blocks = None
+        fit = _system(potential, train, weights, buckets, tick)
+        score = fit  # without a validation split: the training loss, reported only
         if valid is not None and len(valid):
-            valid_blocks = _system(potential, valid, weights, buckets, tick)[2]
+            score = _system(potential, valid, weights, buckets, tick)
     if bar is not None:
         bar.close()
-    k = gram.shape[0]
+    k = fit.gram.shape[0]
     # ridge relative to the mean diagonal, so alphas do not depend on units
-    diag = float(np.mean(np.diag(gram))) or 1.0
-    result = LinearFit(alpha=alphas[0], n_rows=sum(len(b) for _, b, _ in train_blocks))
+    diag = float(np.mean(np.diag(fit.gram))) or 1.0
+    result = LinearFit(alpha=alphas[0], n_rows=fit.rows)
     best = None
     for alpha in alphas:
         try:
-            coef = np.linalg.solve(gram + alpha * diag * np.eye(k), rhs)
+            coef = np.linalg.solve(fit.gram + alpha * diag * np.eye(k), fit.rhs)
         except np.linalg.LinAlgError:
             continue
-        loss = _loss(valid_blocks or train_blocks, coef)
+        loss = score.loss(coef)
         result.valid_loss[alpha] = loss
         if best is None or loss < best[0]:
             best = (loss, alpha, coef)
-        if valid_blocks is None:
+        if score is fit:
             break
     if best is None:
         raise InputError("the linear system could not be solved for any ridge value")
