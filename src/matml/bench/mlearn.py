@@ -16,7 +16,7 @@ from pathlib import Path
 
 from matml.errors import ConfigError, InputError
 
-__all__ = ["PUBLISHED", "ANCHOR", "DEFAULT_CONFIGS", "run_mlearn", "default_config"]
+__all__ = ["PUBLISHED", "DEFAULT_CONFIGS", "run_mlearn", "default_config"]
 
 # Test-set errors published by Zuo et al. (2020): energy RMSE, meV/atom (Table 3), and
 # force MAE, eV/Å, of GAP and MTP (as quoted in ../shared/data/mlearn/README.md and the
@@ -35,13 +35,6 @@ PUBLISHED = {
         "MTP": {"Li": 0.01, "Mo": 0.09, "Si": 0.06},
     },
 }  # fmt: skip
-
-# Measured on this project's 2-core machines by ../shared/anchors/ace_fit.py (linear
-# ACE, order 3, degree 16, rcut 5.5 Å): the peer benchmarks/peers.sh runs side by side.
-ANCHOR = {
-    "energy_rmse_mev_per_atom": {"Li": 1.00, "Mo": 5.71, "Si": 5.10},
-    "force_mae_ev_per_a": {"Li": 0.0067, "Mo": 0.111, "Si": 0.066},
-}
 
 # One configuration for every element (no per-element tuning); see README, "mlearn".
 _COMMON = {
@@ -222,8 +215,9 @@ def report(results: dict) -> str:
             + " | ".join(_fmt(x, digits) for x in ours)
             + " |",
         ]
-        rows = {**PUBLISHED[key], "ace-jax linear ACE (anchor)": ANCHOR[key]}
-        for name, row in rows.items():
+        # the published table only: a peer measured here belongs to the same sitting
+        # (benchmarks/peers.sh), not to a figure of another day
+        for name, row in PUBLISHED[key].items():
             lines.append(
                 f"| {name} | "
                 + " | ".join(_fmt(row.get(e), digits) for e in els)
