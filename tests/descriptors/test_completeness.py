@@ -186,3 +186,21 @@ def test_memory_tuning_can_be_turned_off(monkeypatch):
     import sys
 
     assert reuse_freed_memory.__wrapped__() is (sys.platform == "linux")
+
+
+def test_building_a_descriptor_leaves_the_allocator_alone():
+    from matml.descriptors import MomentInvariants, reuse_freed_memory
+
+    reuse_freed_memory.cache_clear()
+    MomentInvariants(cutoff=4.0, max_order=2, max_degree=2)
+    assert reuse_freed_memory.cache_info().currsize == 0  # opt-in only
+
+
+def test_tables_hash_and_compare_by_value():
+    a = independent_tables(n_per_l(2), 3)
+    b = candidate_tables(n_per_l(2), 3).subset(
+        np.isin(candidate_tables(n_per_l(2), 3).rows, a.rows)
+    )
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != independent_tables(n_per_l(2), 4)
+    assert a != a.subset(np.arange(a.n_features) > 0)

@@ -11,6 +11,7 @@ from matml.descriptors._coupling import InvariantTables, candidate_tables
 from matml.descriptors._cutoff import cutoff_function
 from matml.descriptors._geometric import geometric_moments, monomial_exponents
 from matml.descriptors._invariants import invariants
+from matml.descriptors._memory import reuse_freed_memory
 from matml.descriptors._moments import environment_moments
 from matml.descriptors._radial import n_per_l, radial_values
 from matml.descriptors._reconstruct import (
@@ -46,6 +47,7 @@ __all__ = [
     "monomial_exponents",
     "n_per_l",
     "radial_values",
+    "reuse_freed_memory",
     "zernike_functions",
     "zernike_indices",
     "zernike_radial",

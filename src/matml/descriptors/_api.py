@@ -11,7 +11,6 @@ import numpy as np
 from matml.descriptors._coupling import InvariantTables
 from matml.descriptors._cutoff import CUTOFFS
 from matml.descriptors._invariants import invariants
-from matml.descriptors._memory import reuse_freed_memory
 from matml.descriptors._moments import environment_moments
 from matml.descriptors._radial import RADIAL_BASES, n_per_l
 from matml.descriptors._selection import independent_tables
@@ -122,8 +121,9 @@ class MomentInvariants:
             self._species_weights = np.ones(n_sp)
         if self.density == "gaussian":
             geometric_to_zernike(self.max_order)  # build the constant outside any trace
-        reuse_freed_memory()  # big feature arrays: reuse memory, no page faults
-        self._jit_graph = jax.jit(self.from_graph)
+        #: ``from_graph`` compiled with ``jax.jit`` (one compile per padded shape):
+        #: what ``__call__`` runs, and the function to time or call on device graphs
+        self.jit_from_graph = jax.jit(self.from_graph)
 
     # -- description --------------------------------------------------------------
     def config(self) -> dict:
@@ -260,7 +260,7 @@ class MomentInvariants:
             structures if isinstance(structures, AtomsGraph) else self.graph(structures)
         )
         jgraph = graph.to_jax(dtype) if isinstance(graph, AtomsGraph) else graph
-        feats = self._jit_graph(jgraph)
+        feats = self.jit_from_graph(jgraph)
         return np.asarray(feats)[np.asarray(graph.node_mask)]
 
 

@@ -150,9 +150,12 @@ def plan(n_per_l: tuple[int, ...], max_degree: int) -> Plan:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InvariantTables:
-    """A set of invariants: rows of the raw layout of :func:`plan` (hashable by identity).
+    """A set of invariants: rows of the raw layout of :func:`plan`.
+
+    Hashable and compared by value (the layout and the rows chosen), so equal tables
+    are one key of a cache or one static argument of ``jax.jit``.
 
     Attributes:
         n_per_l: number of radial channels for each l = 0 .. lmax.
@@ -170,6 +173,17 @@ class InvariantTables:
     spec: np.ndarray = field(repr=False)
     labels: tuple[str, ...] = field(repr=False)
     groups: np.ndarray = field(repr=False)
+
+    def _key(self) -> tuple:
+        return (self.n_per_l, self.max_degree, self.rows.tobytes(), self.spec.tobytes())
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, InvariantTables):
+            return NotImplemented
+        return self is other or self._key() == other._key()
 
     @property
     def lmax(self) -> int:

@@ -8,8 +8,10 @@ Raising the mmap threshold to 256 MB and the trim threshold to 512 MB makes such
 come from, and go back to, the heap, where the next call finds them. The cost is that up
 to 512 MB of freed memory may stay mapped to the process.
 
-Applied once per process, on Linux with glibc only, the first time a
-:class:`MomentInvariants` is built; ``MATML_MALLOC_TUNING=0`` turns it off.
+An explicit opt-in for a process that does little else than compute descriptors (as
+``benchmarks/descriptors.py`` does): call :func:`matml.descriptors.reuse_freed_memory`
+once; building a :class:`MomentInvariants` does not change the allocator. Linux with
+glibc only; ``MATML_MALLOC_TUNING=0`` makes the call a no-op.
 """
 
 from __future__ import annotations
