@@ -76,10 +76,23 @@ def edge_monomials(x: jnp.ndarray, max_order: int, sigma: float = 0.0) -> jnp.nd
     if sigma > 0.0:
         a = jnp.asarray(gaussian_power_matrix(n, float(sigma)), dtype=x.dtype)
         powers = jnp.einsum("ecd,pd->ecp", powers, a)
-    exps = monomial_exponents(n)
+    # x^p y^q z^r by three constant 0/1 matrix products, not by gathers of columns:
+    # XLA's CPU backend runs gathers (and their transposes, scatters) element by
+    # element; matrix products and their transposes are dense
+    pick = jnp.asarray(_exponent_one_hot(n), dtype=x.dtype)  # [3, N+1, M]
     return (
-        powers[:, 0, exps[:, 0]] * powers[:, 1, exps[:, 1]] * powers[:, 2, exps[:, 2]]
+        (powers[:, 0] @ pick[0]) * (powers[:, 1] @ pick[1]) * (powers[:, 2] @ pick[2])
     )
+
+
+@cache
+def _exponent_one_hot(max_order: int) -> np.ndarray:
+    """[3, N+1, M]: entry (axis, d, i) is 1 where monomial i has power d along axis."""
+    exps = monomial_exponents(max_order)
+    out = np.zeros((3, max_order + 1, len(exps)))
+    for axis in range(3):
+        out[axis, exps[:, axis], np.arange(len(exps))] = 1.0
+    return out
 
 
 def geometric_moments(

@@ -18,6 +18,9 @@ set) and inside ``jax.jit``.
 
 from __future__ import annotations
 
+from functools import partial
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -45,10 +48,30 @@ def moment_blocks(c, n_per_l, xp=jnp):
 
 def _outer_sum(x, y):
     """sum_m x[m][:, None] * y[m][None, :] for x [M, P, B], y [M, Q, B] -> [P, Q, B]."""
+    if isinstance(x, np.ndarray):
+        return _outer_sum_unrolled(x, y)
+    return _outer_sum_jnp(x, y)
+
+
+def _outer_sum_unrolled(x, y):
     out = x[0][:, None] * y[0][None, :]
     for m in range(1, x.shape[0]):
         out = out + x[m][:, None] * y[m][None, :]
     return out
+
+
+@jax.custom_jvp
+def _outer_sum_jnp(x, y):
+    """:func:`_outer_sum` unrolled (fused by XLA), with an einsum tangent rule (its
+    transpose, the reverse mode, is einsums too: see :func:`_pair_jnp`)."""
+    return _outer_sum_unrolled(x, y)
+
+
+@_outer_sum_jnp.defjvp
+def _outer_sum_jnp_jvp(primals, tangents):
+    (x, y), (dx, dy) = primals, tangents
+    dout = jnp.einsum("mpB,mqB->pqB", dx, y) + jnp.einsum("mpB,mqB->pqB", x, dy)
+    return _outer_sum_unrolled(x, y), dout
 
 
 def coupled_pairs(blocks, n_per_l, pairs, xp=jnp):
@@ -57,21 +80,54 @@ def coupled_pairs(blocks, n_per_l, pairs, xp=jnp):
     The L of ``coupling_weights(la, lb, lmax)`` follow one another along S.
     """
     lmax = len(n_per_l) - 1
-    out = {}
-    for la, lb in pairs:
-        w, _ = coupling_weights(la, lb, lmax)
-        a, b = blocks[la], blocks[lb]
-        S, B = w.shape[-1], b.shape[-1]
-        nb = n_per_l[lb]
-        wt = xp.asarray(
-            np.transpose(w, (0, 2, 1)).reshape(-1, 2 * lb + 1), dtype=b.dtype
-        )
-        t = (wt @ b.reshape(2 * lb + 1, nb * B)).reshape(2 * la + 1, S, 1, nb, B)
-        d = a[0][None, :, None, :] * t[0]
-        for m in range(1, 2 * la + 1):
-            d = d + a[m][None, :, None, :] * t[m]
-        out[(la, lb)] = d
-    return out
+    pair = _pair if xp is np else _pair_jnp
+    return {(la, lb): pair(blocks[la], blocks[lb], la, lb, lmax) for la, lb in pairs}
+
+
+def _stacked_weights(la, lb, lmax, dtype, xp):
+    """[(2la+1) S, 2lb+1]: the CG of every allowed L, rows (m_a, S)."""
+    w, _ = coupling_weights(la, lb, lmax)
+    return xp.asarray(np.transpose(w, (0, 2, 1)).reshape(-1, 2 * lb + 1), dtype=dtype)
+
+
+def _pair_t(b, la, lb, lmax, xp=jnp):
+    """t[m_a, S, k_b, B] = sum_mb C[m_a, m_b, S] b[m_b, k_b, B] (one matrix product)."""
+    wt = _stacked_weights(la, lb, lmax, b.dtype, xp)
+    nb, B = b.shape[1], b.shape[2]
+    return (wt @ b.reshape(2 * lb + 1, nb * B)).reshape(2 * la + 1, -1, nb, B)
+
+
+def _pair(a, b, la, lb, lmax, xp=np):
+    """D[S, ka, kb, B] = sum_ma a[ma, ka] t[ma, S, kb]: an unrolled sum over m_a (XLA
+    fuses it into one elementwise loop; a dot_general with the batch last is slower)."""
+    t = _pair_t(b, la, lb, lmax, xp)[:, :, None]
+    d = a[0][None, :, None, :] * t[0]
+    for m in range(1, 2 * la + 1):
+        d = d + a[m][None, :, None, :] * t[m]
+    return d
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _pair_jnp(a, b, la, lb, lmax):
+    """:func:`_pair` with a tangent rule made of einsums.
+
+    Reverse mode transposes the tangent rule: the transposes of these einsums are
+    einsums again, about 4x faster on the CPU than the transpose XLA gets from the
+    unrolled primal (broadcasts whose transposes are strided reductions). Forward mode
+    and every higher derivative still work (a custom JVP, not a custom VJP).
+    """
+    return _pair(a, b, la, lb, lmax, jnp)
+
+
+@_pair_jnp.defjvp
+def _pair_jnp_jvp(la, lb, lmax, primals, tangents):
+    a, b = primals
+    da, db = tangents
+    t = _pair_t(b, la, lb, lmax)
+    dt = _pair_t(db, la, lb, lmax)
+    d = _pair(a, b, la, lb, lmax, jnp)
+    dd = jnp.einsum("maB,mskB->sakB", da, t) + jnp.einsum("maB,mskB->sakB", a, dt)
+    return d, dd
 
 
 def _l_slice(n_per_l, la, lb, L):
