@@ -35,7 +35,14 @@ from functools import cache
 import e3nn_jax as e3nn
 import numpy as np
 
-__all__ = ["InvariantTables", "Plan", "plan", "coupling_weights", "candidate_tables"]
+__all__ = [
+    "InvariantTables",
+    "Plan",
+    "plan",
+    "pair_ls",
+    "coupling_weights",
+    "candidate_tables",
+]
 
 
 @cache
@@ -148,6 +155,18 @@ def plan(n_per_l: tuple[int, ...], max_degree: int) -> Plan:
     return Plan(
         tuple(n_per_l), max_degree, tuple(sorted(pairs)), tuple(deg3), tuple(deg4), size
     )
+
+
+@cache
+def pair_ls(p: Plan) -> dict[tuple[int, int], tuple[int, ...]]:
+    """For each pair (la, lb) of ``p``, the L its degree-3 and degree-4 pieces read."""
+    need: dict[tuple[int, int], set[int]] = {pair: set() for pair in p.pairs}
+    for la, lb, L in p.deg3:
+        need[la, lb].add(L)
+    for L, rows, cols, _ in p.deg4:
+        for pair in rows + cols:
+            need[pair].add(L)
+    return {pair: tuple(sorted(ls)) for pair, ls in need.items()}
 
 
 @dataclass(frozen=True, eq=False)

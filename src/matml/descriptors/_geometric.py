@@ -60,22 +60,30 @@ def gaussian_power_matrix(max_order: int, sigma: float) -> np.ndarray:
     return a
 
 
-def edge_monomials(x: jnp.ndarray, max_order: int, sigma: float = 0.0) -> jnp.ndarray:
+def edge_monomials(
+    x: jnp.ndarray, max_order: int, sigma: float = 0.0, weights=None
+) -> jnp.ndarray:
     """Per-edge geometric moments of a unit-mass delta (sigma = 0) or Gaussian at ``x``.
 
     Args:
         x: centres of the densities in the unit ball, [E, 3].
         max_order: N, the largest total degree p + q + r.
         sigma: width of the Gaussian in the same (scaled) units as ``x``.
+        weights: [E] masses of the densities (default 1). Folded into the first
+            factor, so the backward pass has no separate reduction over monomials
+            (3x faster than multiplying the result).
 
     Returns:
         [E, M] moments in the order of :func:`monomial_exponents`.
     """
     n = max_order
+    if sigma == 0.0:
+        return _delta_monomials(x, n, weights)
     powers = jnp.stack([x**d for d in range(n + 1)], axis=-1)  # [E, 3, N+1]
-    if sigma > 0.0:
-        a = jnp.asarray(gaussian_power_matrix(n, float(sigma)), dtype=x.dtype)
-        powers = jnp.einsum("ecd,pd->ecp", powers, a)
+    a = jnp.asarray(gaussian_power_matrix(n, float(sigma)), dtype=x.dtype)
+    powers = jnp.einsum("ecd,pd->ecp", powers, a)
+    if weights is not None:
+        powers = powers.at[:, 0].multiply(weights[:, None])
     # x^p y^q z^r by three constant 0/1 matrix products, not by gathers of columns:
     # XLA's CPU backend runs gathers (and their transposes, scatters) element by
     # element; matrix products and their transposes are dense
@@ -83,6 +91,22 @@ def edge_monomials(x: jnp.ndarray, max_order: int, sigma: float = 0.0) -> jnp.nd
     return (
         (powers[:, 0] @ pick[0]) * (powers[:, 1] @ pick[1]) * (powers[:, 2] @ pick[2])
     )
+
+
+def _delta_monomials(x: jnp.ndarray, max_order: int, weights=None) -> jnp.ndarray:
+    """x^p y^q z^r [E, M] degree by degree: in the order of :func:`monomial_exponents`
+    the monomials of degree d are x times all of degree d - 1, then y times those of
+    degree d - 1 without x, then z times z^(d-1). Slices and products only (no gathers,
+    no thin matrix products): 2x faster forward and backward than powers and picks."""
+    cx, cy, cz = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    prev = jnp.ones_like(cx) if weights is None else weights[:, None].astype(x.dtype)
+    blocks = [prev]
+    for d in range(1, max_order + 1):
+        prev = jnp.concatenate(
+            [cx * prev, cy * prev[:, -d:], cz * prev[:, -1:]], axis=1
+        )
+        blocks.append(prev)
+    return jnp.concatenate(blocks, axis=1)
 
 
 @cache

@@ -18,8 +18,9 @@ set) and inside ``jax.jit``.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 
+import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,7 +29,7 @@ from matml.descriptors._coupling import (
     InvariantTables,
     Plan,
     _pair_rows,
-    coupling_weights,
+    pair_ls,
     plan,
 )
 
@@ -74,33 +75,38 @@ def _outer_sum_jnp_jvp(primals, tangents):
     return _outer_sum_unrolled(x, y), dout
 
 
-def coupled_pairs(blocks, n_per_l, pairs, xp=jnp):
-    """D_{la lb} [S, n_la, n_lb, B] for each (la, lb) in ``pairs``, every allowed L.
+def coupled_pairs(blocks, p: Plan, xp=jnp):
+    """D_{la lb} [S, n_la, n_lb, B] for each pair of the plan, at the L it needs.
 
-    The L of ``coupling_weights(la, lb, lmax)`` follow one another along S.
+    The L of ``pair_ls(p)[(la, lb)]`` follow one another along S (only the L that the
+    plan's degree-3 and degree-4 pieces read: for degree 3 that is about a third of
+    every allowed L).
     """
-    lmax = len(n_per_l) - 1
+    ls = pair_ls(p)
     pair = _pair if xp is np else _pair_jnp
-    return {(la, lb): pair(blocks[la], blocks[lb], la, lb, lmax) for la, lb in pairs}
+    return {
+        (la, lb): pair(blocks[la], blocks[lb], la, lb, ls[la, lb]) for la, lb in p.pairs
+    }
 
 
-def _stacked_weights(la, lb, lmax, dtype, xp):
-    """[(2la+1) S, 2lb+1]: the CG of every allowed L, rows (m_a, S)."""
-    w, _ = coupling_weights(la, lb, lmax)
-    return xp.asarray(np.transpose(w, (0, 2, 1)).reshape(-1, 2 * lb + 1), dtype=dtype)
+@cache
+def _stacked_weights(la: int, lb: int, ls: tuple[int, ...]) -> np.ndarray:
+    """[(2la+1) S, 2lb+1]: the CG of each L in ``ls``, rows (m_a, S)."""
+    w = np.concatenate([e3nn.clebsch_gordan(la, lb, L) for L in ls], axis=-1)
+    return np.transpose(w, (0, 2, 1)).reshape(-1, 2 * lb + 1)
 
 
-def _pair_t(b, la, lb, lmax, xp=jnp):
+def _pair_t(b, la, lb, ls, xp=jnp):
     """t[m_a, S, k_b, B] = sum_mb C[m_a, m_b, S] b[m_b, k_b, B] (one matrix product)."""
-    wt = _stacked_weights(la, lb, lmax, b.dtype, xp)
+    wt = xp.asarray(_stacked_weights(la, lb, ls), dtype=b.dtype)
     nb, B = b.shape[1], b.shape[2]
     return (wt @ b.reshape(2 * lb + 1, nb * B)).reshape(2 * la + 1, -1, nb, B)
 
 
-def _pair(a, b, la, lb, lmax, xp=np):
+def _pair(a, b, la, lb, ls, xp=np):
     """D[S, ka, kb, B] = sum_ma a[ma, ka] t[ma, S, kb]: an unrolled sum over m_a (XLA
     fuses it into one elementwise loop; a dot_general with the batch last is slower)."""
-    t = _pair_t(b, la, lb, lmax, xp)[:, :, None]
+    t = _pair_t(b, la, lb, ls, xp)[:, :, None]
     d = a[0][None, :, None, :] * t[0]
     for m in range(1, 2 * la + 1):
         d = d + a[m][None, :, None, :] * t[m]
@@ -108,7 +114,7 @@ def _pair(a, b, la, lb, lmax, xp=np):
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
-def _pair_jnp(a, b, la, lb, lmax):
+def _pair_jnp(a, b, la, lb, ls):
     """:func:`_pair` with a tangent rule made of einsums.
 
     Reverse mode transposes the tangent rule: the transposes of these einsums are
@@ -116,22 +122,22 @@ def _pair_jnp(a, b, la, lb, lmax):
     unrolled primal (broadcasts whose transposes are strided reductions). Forward mode
     and every higher derivative still work (a custom JVP, not a custom VJP).
     """
-    return _pair(a, b, la, lb, lmax, jnp)
+    return _pair(a, b, la, lb, ls, jnp)
 
 
 @_pair_jnp.defjvp
-def _pair_jnp_jvp(la, lb, lmax, primals, tangents):
+def _pair_jnp_jvp(la, lb, ls, primals, tangents):
     a, b = primals
     da, db = tangents
-    t = _pair_t(b, la, lb, lmax)
-    dt = _pair_t(db, la, lb, lmax)
-    d = _pair(a, b, la, lb, lmax, jnp)
+    t = _pair_t(b, la, lb, ls)
+    dt = _pair_t(db, la, lb, ls)
+    d = _pair(a, b, la, lb, ls, jnp)
     dd = jnp.einsum("maB,mskB->sakB", da, t) + jnp.einsum("maB,mskB->sakB", a, dt)
     return d, dd
 
 
-def _l_slice(n_per_l, la, lb, L):
-    ls = coupling_weights(la, lb, len(n_per_l) - 1)[1]
+def _l_slice(p: Plan, la, lb, L):
+    ls = pair_ls(p)[la, lb]
     start = sum(2 * x + 1 for x in ls[: ls.index(L)])
     return slice(start, start + 2 * L + 1)
 
@@ -151,9 +157,9 @@ def raw_invariants(c, p: Plan, xp=jnp, keep=None):
     if p.max_degree >= 2:
         for b in blocks:
             out.append(_outer_sum(b, b).reshape(-1, B))
-    d = coupled_pairs(blocks, npl, p.pairs, xp)
+    d = coupled_pairs(blocks, p, xp)
     for la, lb, L in p.deg3:
-        dl = d[(la, lb)][_l_slice(npl, la, lb, L)]  # [2L+1, na, nb, B]
+        dl = d[(la, lb)][_l_slice(p, la, lb, L)]  # [2L+1, na, nb, B]
         x = dl.reshape(2 * L + 1, -1, B)
         out.append(_outer_sum(x, blocks[L]).reshape(-1, B))
     for L, rows, cols, rects in p.deg4:
@@ -161,7 +167,7 @@ def raw_invariants(c, p: Plan, xp=jnp, keep=None):
         def stack(ps, L=L):
             parts = []
             for a, b in ps:
-                dl = d[(a, b)][_l_slice(npl, a, b, L)]  # [2L+1, na, nb, B]
+                dl = d[(a, b)][_l_slice(p, a, b, L)]  # [2L+1, na, nb, B]
                 if a == b:  # the rows of _pair_rows: per ka, a run of kb up to n
                     first: dict[int, int] = {}
                     for _, ka, _, kb in _pair_rows(a, b, npl, L):

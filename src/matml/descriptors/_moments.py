@@ -96,10 +96,8 @@ def environment_moments(
         # Zernike moments are linear in the geometric ones: sum the edges' monomials
         # per atom first, then one matrix product per atom (not one per edge)
         x = jnp.where(edge_mask[:, None], vectors / cutoff, 0.0)
-        mono = edge_monomials(x, max_order, sigma / cutoff)
-        m = jax.ops.segment_sum(
-            w[:, None] * mono, seg, num_segments=n_nodes * n_channels
-        )
+        mono = edge_monomials(x, max_order, sigma / cutoff, weights=w)
+        m = jax.ops.segment_sum(mono, seg, num_segments=n_nodes * n_channels)
         chi = jnp.asarray(geometric_to_zernike(max_order), dtype=vectors.dtype)
         return (m @ chi.T).reshape(n_nodes, n_channels, -1)
     f = edge_basis(
