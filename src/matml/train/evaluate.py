@@ -8,7 +8,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from matml.data import Dataset, GraphLoader
+from matml.data import Buckets, Dataset, GraphLoader
 from matml.keys import VOIGT_INDEX
 from matml.potential import Potential, precision, predict_fn
 from matml.train.loss import error_sums, metrics_from_sums
@@ -28,20 +28,29 @@ class Evaluation:
 
 
 def evaluate(
-    potential: Potential, dataset: Dataset, batch_size: int = 8, dtype=None
+    potential: Potential,
+    dataset: Dataset,
+    batch_size: int = 8,
+    dtype=None,
+    buckets: Buckets | None = None,
 ) -> Evaluation:
-    """Energy, force and stress errors of ``potential`` on ``dataset``."""
+    """Energy, force and stress errors of ``potential`` on ``dataset``.
+
+    ``buckets``: the padded shapes to use (default: ones fitted to ``dataset``). Pass
+    the same buckets to several calls (validation and test sets) and each shape is
+    compiled once for all of them.
+    """
     dtype = dtype or potential.dtype
     with precision(dtype):
-        return _evaluate(potential, dataset, batch_size, dtype)
+        return _evaluate(potential, dataset, batch_size, dtype, buckets)
 
 
-def _evaluate(potential, dataset, batch_size, dtype) -> Evaluation:
+def _evaluate(potential, dataset, batch_size, dtype, buckets=None) -> Evaluation:
     graphdef, state = nnx.split(potential)
     fn = predict_fn(graphdef)
     sums: dict = {}
     e_ref, e_pred, f_ref, f_pred, s_ref, s_pred = [], [], [], [], [], []
-    for graph in GraphLoader(dataset, batch_size):
+    for graph in GraphLoader(dataset, batch_size, buckets=buckets):
         g = graph.to_jax(dtype)
         pred = fn(state, g)
         for k, v in jax.device_get(error_sums(pred, g)).items():

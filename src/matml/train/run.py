@@ -146,7 +146,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
     import jax.numpy as jnp
     import yaml
 
-    from matml.data import Dataset
+    from matml.data import Buckets, Dataset
     from matml.potential import Potential, fit_model_statistics, fit_scale_shift
     from matml.train.evaluate import evaluate
     from matml.train.plots import learning_curve, parity_plot
@@ -237,20 +237,31 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         n_train=len(train),
         n_valid=len(valid),
     )
-    if len(valid):
-        results["valid"] = evaluate(potential, valid, cfg.train.batch_size).metrics
+    test = None
     if test_atoms is not None:
         test = Dataset.from_atoms(test_atoms, cfg.model.cutoff, species, name="test")
-        ev = evaluate(potential, test, cfg.train.batch_size)
+    # one set of padded shapes for the validation and test sets: each compiled once
+    held_out = (valid.structures if len(valid) else []) + (
+        test.structures if test is not None else []
+    )
+    buckets = None
+    if held_out:
+        buckets = Buckets.for_dataset(
+            Dataset(held_out, cfg.model.cutoff, species),
+            cfg.train.batch_size,
+            cfg.train.n_buckets,
+        )
+    valid_eval = None
+    if len(valid):
+        valid_eval = evaluate(potential, valid, cfg.train.batch_size, buckets=buckets)
+        results["valid"] = valid_eval.metrics
+    if test is not None:
+        ev = evaluate(potential, test, cfg.train.batch_size, buckets=buckets)
         results["test"] = ev.metrics
         results["n_test"] = len(test)
         parity_plot(ev, out_dir / "parity.png", title="test set")
-    elif len(valid):
-        parity_plot(
-            evaluate(potential, valid, cfg.train.batch_size),
-            out_dir / "parity.png",
-            title="validation set",
-        )
+    elif valid_eval is not None:
+        parity_plot(valid_eval, out_dir / "parity.png", title="validation set")
     if history is not None and history.rows:
         learning_curve(history.rows, out_dir / "learning_curve.png")
     write_json(out_dir / "metrics.json", results)
