@@ -132,3 +132,27 @@ def test_linear_fit_recovers_a_linear_potential():
         assert abs(e1 - e2) < 1e-4
         np.testing.assert_allclose(f2, f1, atol=1e-4)
         np.testing.assert_allclose(s2, s1, atol=1e-6)
+
+
+def test_linear_rows_by_dense_pairs_equal_rows_by_edges(monkeypatch):
+    """The two ways of summing the chain rule (dense centre-atom pairs for small
+    graphs, per edge for large ones) give the same energy, force and stress rows."""
+    from flax import nnx
+
+    from matml.train import linear
+
+    pot = _statistics(Potential("linear", ["Ge", "Si"], 4.0, SMALL, dtype="float64"))
+    a = silicon(5, reps=(2, 1, 1))
+    a.symbols[[0, 3, 7, 12]] = "Ge"
+    graph = next(iter(linear._batches(Dataset.from_atoms([a], 4.0, ["Ge", "Si"]))))
+    graphdef, state = nnx.split(pot)
+    out = []
+    for limit in (10**6, 0):
+        monkeypatch.setattr(linear, "DENSE_PAIRS_MAX_NODES", limit)
+        linear._rows_fn.cache_clear()
+        with precision("float64"):
+            out.append(jax.device_get(linear._rows_fn(graphdef)(state, graph)))
+    linear._rows_fn.cache_clear()
+    for dense, edges in zip(*out, strict=True):
+        assert np.abs(dense).max() > 0
+        np.testing.assert_allclose(dense, edges, rtol=1e-10, atol=1e-12)

@@ -108,39 +108,81 @@ def _rows_fn(graphdef):
         x_rows = inv(c)  # [N*C, Fc]
         x = x_rows.reshape(N, -1)  # [N, C*Fc]
         d_inv = _invariant_jacobian(inv, c, desc.max_degree, x_rows)  # [N*C, Fc, M]
-        fc = d_inv.shape[1]
         mean = model.feature_mean[...]
         scale = model.feature_scale[...]
         xs = (x - mean) / scale * graph.node_mask[:, None]
-        # d xs_i / d v_e for the edges of centre i, in the block of the edge's channel
-        g_e = d_inv.reshape(N, C, fc, -1)[graph.receivers, ch]  # [E, Fc, M]
-        t_e = jnp.einsum("efm,emc->efc", g_e, jac_e)  # [E, Fc, 3]
-        t_e = t_e * mask[:, None, None]
-        if C > 1:
-            t_e = jax.vmap(lambda t, k: jnp.zeros((C, fc, 3), t.dtype).at[k].set(t))(
-                t_e, ch
-            ).reshape(E, C * fc, 3)
-        t_e = t_e / scale[None, :, None]
-        # per-species columns: [S, C*Fc] flattened
-        sp_e = jax.nn.one_hot(graph.species[graph.receivers], S, dtype=v.dtype)
-        t_e = (sp_e[:, :, None, None] * t_e[:, None]).reshape(E, -1, 3)  # [E, S*F, 3]
         sp_n = jax.nn.one_hot(graph.species, S, dtype=v.dtype)
         per = (sp_n[:, :, None] * xs[:, None, :]).reshape(N, -1)
         e_rows = jax.ops.segment_sum(per, graph.node_graph, G)
+        if N <= DENSE_PAIRS_MAX_NODES:
+            d_r, virial = _dense_chain(graph, v, d_inv, jac_e, ch, scale, sp_n, C)
+        else:
+            d_r, virial = _edge_chain(graph, v, d_inv, jac_e, ch, scale, S, C)
         # forces: F_n = -dE/dr_n, with v_e = r_sender - r_receiver + shift
-        d_r = jax.ops.segment_sum(t_e, graph.senders, N) - jax.ops.segment_sum(
-            t_e, graph.receivers, N
-        )  # [N, S*F, 3]
         f_rows = -jnp.swapaxes(d_r, 1, 2)  # [N, 3, S*F]
         # stress: (1/V) dE/d(strain) = (1/V) sum_e v_e (x) dE/dv_e
-        virial = jnp.einsum("ea,ekb->eabk", v, t_e)
-        e_graph = graph.node_graph[graph.receivers]
-        s_rows = jax.ops.segment_sum(virial, e_graph, G)
+        s_rows = jax.ops.segment_sum(virial, graph.node_graph, G)  # [G, 3, 3, S*F]
         vol = jnp.where(graph.graph_mask, volumes(graph.cell), 1.0)
         s_rows = s_rows / vol[:, None, None, None]
         return e_rows, f_rows, s_rows
 
     return jax.jit(rows)
+
+
+#: graphs of at most this many (padded) atoms sum the chain rule over dense
+#: (centre, atom) pairs: a few batched matrix products instead of one [F, M] block of
+#: the invariants' Jacobian gathered for every edge (which moves E * F * M numbers)
+DENSE_PAIRS_MAX_NODES = 160
+
+
+def _dense_chain(graph, v, d_inv, jac_e, ch, scale, sp_n, C):
+    """dE-rows / d r_n [N, S*F, 3] and the per-centre virial [N, 3, 3, S*F] from the
+    invariants' Jacobians ``d_inv`` [N*C, Fc, M] and the per-edge moment Jacobians
+    ``jac_e`` [E, M, 3], with sums over edges taken before the products."""
+    N = graph.num_nodes
+    fc, m = d_inv.shape[1], d_inv.shape[2]
+    S = sp_n.shape[1]
+    dinv = d_inv.reshape(N, C, fc, m)
+    jm = jac_e * graph.edge_mask[:, None, None]
+    seg = graph.receivers * C + ch
+    inv_scale = (1.0 / scale).reshape(C, fc)
+    # an atom as centre: the sum of its edges' Jacobians, times its own d_inv
+    r_sum = jax.ops.segment_sum(jm, seg, N * C).reshape(N, C, m, 3)
+    own = jnp.einsum("icfm,icmx,cf,is->iscfx", dinv, r_sum, inv_scale, sp_n)
+    # an atom as neighbour: per (centre, channel, neighbour) sums, times the centre's
+    pairs = jax.ops.segment_sum(jm, seg * N + graph.senders, N * C * N)
+    pairs = pairs.reshape(N, C, N, m, 3)
+    other = jnp.einsum("is,icfm,icnmx,cf->nscfx", sp_n, dinv, pairs, inv_scale)
+    d_r = (other - own).reshape(N, S * C * fc, 3)
+    q = jax.ops.segment_sum(v[:, None, :, None] * jm[:, :, None, :], seg, N * C)
+    q = q.reshape(N, C, m, 3, 3)
+    virial = jnp.einsum("icfm,icmab,cf,is->iabscf", dinv, q, inv_scale, sp_n)
+    return d_r, virial.reshape(N, 3, 3, S * C * fc)
+
+
+def _edge_chain(graph, v, d_inv, jac_e, ch, scale, S, C):
+    """As :func:`_dense_chain`, one edge at a time (any number of atoms; more memory
+    traffic: the [Fc, M] Jacobian block of its centre is gathered for every edge)."""
+    N, E = graph.num_nodes, graph.num_edges
+    fc = d_inv.shape[1]
+    mask = graph.edge_mask
+    # d xs_i / d v_e for the edges of centre i, in the block of the edge's channel
+    g_e = d_inv.reshape(N, C, fc, -1)[graph.receivers, ch]  # [E, Fc, M]
+    t_e = jnp.einsum("efm,emc->efc", g_e, jac_e)  # [E, Fc, 3]
+    t_e = t_e * mask[:, None, None]
+    if C > 1:
+        t_e = jax.vmap(lambda t, k: jnp.zeros((C, fc, 3), t.dtype).at[k].set(t))(
+            t_e, ch
+        ).reshape(E, C * fc, 3)
+    t_e = t_e / scale[None, :, None]
+    # per-species columns: [S, C*Fc] flattened
+    sp_e = jax.nn.one_hot(graph.species[graph.receivers], S, dtype=v.dtype)
+    t_e = (sp_e[:, :, None, None] * t_e[:, None]).reshape(E, -1, 3)  # [E, S*F, 3]
+    d_r = jax.ops.segment_sum(t_e, graph.senders, N) - jax.ops.segment_sum(
+        t_e, graph.receivers, N
+    )  # [N, S*F, 3]
+    virial = jnp.einsum("ea,ekb->eabk", v, t_e)
+    return d_r, jax.ops.segment_sum(virial, graph.receivers, N)
 
 
 def _batches(dataset: Dataset, buckets: Buckets | None = None):
