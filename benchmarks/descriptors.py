@@ -118,9 +118,8 @@ def bench_matml(atoms, max_degree: int, repeats: int, gradient: bool) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from matml.descriptors import MomentInvariants, reuse_freed_memory
+    from matml.descriptors import MomentInvariants
 
-    reuse_freed_memory()  # opt-in allocator tuning for a descriptor-only process
     n_atoms = sum(len(a) for a in atoms)
     desc = MomentInvariants(
         cutoff=5.0, max_order=7, max_degree=max_degree, species=("Si",)
@@ -168,7 +167,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from matml._files import versions, write_json
+    from matml.descriptors import reuse_freed_memory
     from matml.io import read
+
+    reuse_freed_memory()  # opt-in allocator tuning: this process only computes descriptors
 
     atoms = read(DATA)
     n_atoms = sum(len(a) for a in atoms)

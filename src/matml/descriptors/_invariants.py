@@ -47,11 +47,9 @@ def moment_blocks(c, n_per_l, xp=jnp):
     return out
 
 
-def _outer_sum(x, y):
+def _outer_sum(x, y, xp=jnp):
     """sum_m x[m][:, None] * y[m][None, :] for x [M, P, B], y [M, Q, B] -> [P, Q, B]."""
-    if isinstance(x, np.ndarray):
-        return _outer_sum_unrolled(x, y)
-    return _outer_sum_jnp(x, y)
+    return _outer_sum_unrolled(x, y) if xp is np else _outer_sum_jnp(x, y)
 
 
 def _outer_sum_unrolled(x, y):
@@ -156,12 +154,12 @@ def raw_invariants(c, p: Plan, xp=jnp, keep=None):
         out.append(blocks[0][0])
     if p.max_degree >= 2:
         for b in blocks:
-            out.append(_outer_sum(b, b).reshape(-1, B))
+            out.append(_outer_sum(b, b, xp).reshape(-1, B))
     d = coupled_pairs(blocks, p, xp)
     for la, lb, L in p.deg3:
         dl = d[(la, lb)][_l_slice(p, la, lb, L)]  # [2L+1, na, nb, B]
         x = dl.reshape(2 * L + 1, -1, B)
-        out.append(_outer_sum(x, blocks[L]).reshape(-1, B))
+        out.append(_outer_sum(x, blocks[L], xp).reshape(-1, B))
     for L, rows, cols, rects in p.deg4:
 
         def stack(ps, L=L):
@@ -180,7 +178,7 @@ def raw_invariants(c, p: Plan, xp=jnp, keep=None):
 
         x, y = stack(rows), stack(cols)
         for r0, r1, c0, c1 in rects:
-            out.append(_outer_sum(x[:, r0:r1], y[:, c0:c1]).reshape(-1, B))
+            out.append(_outer_sum(x[:, r0:r1], y[:, c0:c1], xp).reshape(-1, B))
     if keep is not None:
         out = _select_rows(out, np.asarray(keep))
     if not out:

@@ -80,10 +80,6 @@ def _rows_fn(graphdef):
     from matml.data.graph import edge_vectors, volumes
     from matml.descriptors import _api
 
-    # the invariants of given moments (renamed while the descriptor's gradient work
-    # lands: either name)
-    chunked = getattr(_api, "chunked_invariants", None) or _api._chunked_invariants
-
     def rows(state, graph):
         model = nnx.merge(graphdef, state).model
         desc = model.descriptor
@@ -103,7 +99,7 @@ def _rows_fn(graphdef):
         c = jax.ops.segment_sum(m_e, graph.receivers, N).reshape(N * C, -1)  # [N*C, M]
 
         def inv(rows_):
-            return chunked(rows_, desc.tables, desc.chunk_size)
+            return _api._chunked_invariants(rows_, desc.tables, desc.chunk_size)
 
         x_rows = inv(c)  # [N*C, Fc]
         x = x_rows.reshape(N, -1)  # [N, C*Fc]
