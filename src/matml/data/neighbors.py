@@ -17,7 +17,8 @@ def neighbor_list(
 
     Returns ``(receivers, senders, shifts)``: centre atom, neighbour atom and the integer
     cell shift such that the vector from centre to neighbour is
-    ``pos[senders] - pos[receivers] + shifts @ cell``.
+    ``pos[senders] - pos[receivers] + shifts @ cell``. Pairs are sorted by centre atom
+    (models may sum over neighbours with sorted segment sums).
 
     Works for periodic, mixed and non-periodic structures; open axes need no cell
     vector. A singular or degenerate periodic cell raises ``InputError``.
@@ -32,4 +33,9 @@ def neighbor_list(
     positions = np.asarray(atoms.positions, dtype=np.float64)
     nl = NeighborList(cutoff=float(cutoff), full_list=True)
     i, j, s = nl.compute(positions, box, [bool(p) for p in pbc], quantities="ijS")
-    return i.astype(np.int32), j.astype(np.int32), s.astype(np.int32)
+    order = np.argsort(i, kind="stable")  # sorted by centre: sorted segment sums
+    return (
+        i[order].astype(np.int32),
+        j[order].astype(np.int32),
+        s[order].astype(np.int32),
+    )

@@ -4,12 +4,16 @@ energies. ``matml.potential`` turns any of them into energies, forces and stress
 from __future__ import annotations
 
 from matml.models.descriptor import DescriptorNetwork, LinearDescriptor
+from matml.models.equivariant import EquivariantNetwork, MACENetwork, NequIPNetwork
 from matml.models.lennard_jones import LennardJonesModel
 from matml.models.pair import PairNetwork
 
 __all__ = [
     "MODELS",
     "DescriptorNetwork",
+    "EquivariantNetwork",
+    "MACENetwork",
+    "NequIPNetwork",
     "LennardJonesModel",
     "LinearDescriptor",
     "PairNetwork",
@@ -22,6 +26,8 @@ MODELS: dict[str, type] = {
     "lj": LennardJonesModel,
     "descriptor": DescriptorNetwork,
     "linear": LinearDescriptor,
+    "nequip": NequIPNetwork,
+    "mace": MACENetwork,
 }
 
 

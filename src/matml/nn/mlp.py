@@ -23,6 +23,7 @@ class MLP(nnx.Module):
     Args:
         sizes: layer widths, input first, output last.
         activation: ``silu`` (default), ``tanh``, ``gelu`` or ``softplus``.
+        bias: learned biases (without them an MLP maps 0 to 0).
         rngs: flax random streams for the initial weights.
     """
 
@@ -31,6 +32,7 @@ class MLP(nnx.Module):
         sizes: Sequence[int],
         *,
         activation: str = "silu",
+        bias: bool = True,
         rngs: nnx.Rngs,
         dtype=None,
     ):
@@ -39,7 +41,13 @@ class MLP(nnx.Module):
         self.act = _ACTIVATIONS[activation]
         self.layers = nnx.List(
             [
-                nnx.Linear(a, b, rngs=rngs, param_dtype=dtype or jax.numpy.float32)
+                nnx.Linear(
+                    a,
+                    b,
+                    use_bias=bias,
+                    rngs=rngs,
+                    param_dtype=dtype or jax.numpy.float32,
+                )
                 for a, b in zip(sizes[:-1], sizes[1:], strict=True)
             ]
         )

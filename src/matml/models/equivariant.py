@@ -1,0 +1,254 @@
+"""E(3)-equivariant message-passing potentials (NequIP and MACE class), from one code.
+
+Both models are :class:`EquivariantNetwork`; they differ in one key, ``correlation``:
+
+- ``nequip`` (``correlation: 0``): each interaction is a convolution, a linear layer and
+  a gated non-linearity, with a per-species self-connection (NequIP; Batzner et al.
+  2022). The per-atom energy is a linear read-out of the last layer's scalars.
+- ``mace`` (``correlation: 3`` by default): each interaction is the same convolution and
+  linear layer, then MACE's product basis (a symmetric contraction of every channel with
+  itself up to ``correlation``, per species; Batatia et al. 2022), a linear layer and a
+  per-species residual. Every layer reads out an energy (linear; an MLP on the last),
+  and the per-atom energy is their sum.
+
+The layers are in :mod:`matml.nn.equivariant`. Node features are ``channels`` copies of
+``hidden_irreps`` (e.g. ``0e + 1o``); the last layer keeps scalars only, since only
+they reach the energy. The convolution's sum over neighbours is divided by the
+training set's average neighbour count (:meth:`EquivariantNetwork.fit_statistics`,
+stored as a constant like E0s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from matml.data.graph import AtomsGraph
+from matml.nn import MLP, Constant
+from matml.nn.equivariant import (
+    Convolution,
+    Gate,
+    IrrepsLinear,
+    RadialEmbedding,
+    SpeciesEmbedding,
+    SymmetricContraction,
+    edge_harmonics,
+)
+
+__all__ = ["EquivariantNetwork", "NequIPNetwork", "MACENetwork"]
+
+
+def _times(channels: int, irreps) -> e3nn.Irreps:
+    return e3nn.Irreps([(channels, ir) for _, ir in e3nn.Irreps(irreps)])
+
+
+class EquivariantNetwork(nnx.Module):
+    """Per-atom energies from equivariant message passing.
+
+    Args:
+        species: chemical symbols, in the order of ``graph.species`` indices.
+        cutoff: interaction range, Å.
+        channels: multiplicity of every irrep of the node features.
+        hidden_irreps: one-channel irreps of the node features, e.g. ``"0e + 1o"``.
+        max_ell: largest l of the edge spherical harmonics.
+        num_interactions: number of message-passing layers.
+        correlation: 0 for NequIP's gated layers; >= 1 for MACE's product basis of
+            that body order minus one.
+        n_basis: Bessel functions of the radial embedding.
+        envelope_p: order of the polynomial envelope.
+        radial_hidden: hidden widths of the radial MLP.
+        readout_hidden: hidden width of the last layer's read-out MLP (MACE); 0 gives
+            a linear read-out.
+        avg_num_neighbors: the divisor of the neighbour sum until
+            :meth:`fit_statistics` sets it from training data.
+        rngs: initial weights (``nnx.Rngs``; default seed 0).
+    """
+
+    default_correlation = 3
+
+    def __init__(
+        self,
+        *,
+        species: Sequence[str],
+        cutoff: float,
+        channels: int = 32,
+        hidden_irreps: str = "0e + 1o",
+        max_ell: int = 3,
+        num_interactions: int = 2,
+        correlation: int | None = None,
+        n_basis: int = 8,
+        envelope_p: int = 5,
+        radial_hidden: Sequence[int] = (64, 64, 64),
+        readout_hidden: int = 16,
+        avg_num_neighbors: float = 1.0,
+        dtype=None,
+        rngs: nnx.Rngs | None = None,
+    ):
+        rngs = rngs if rngs is not None else nnx.Rngs(0)
+        dtype = dtype or jnp.float32
+        correlation = self.default_correlation if correlation is None else correlation
+        if correlation < 0 or num_interactions < 1 or channels < 1 or max_ell < 0:
+            raise ValueError(
+                "equivariant model: correlation >= 0, num_interactions >= 1, "
+                f"channels >= 1 and max_ell >= 0 (got {correlation}, "
+                f"{num_interactions}, {channels}, {max_ell})"
+            )
+        self.n_species = len(species)
+        self.correlation = int(correlation)
+        self.max_ell = int(max_ell)
+        self.channels = int(channels)
+        hidden = e3nn.Irreps(hidden_irreps).regroup()  # sorted: 0e first
+        if any(mul != 1 for mul, _ in hidden) or "0e" not in [
+            str(ir) for _, ir in hidden
+        ]:
+            raise ValueError(
+                f"hidden_irreps {hidden_irreps!r}: give one-channel irreps including 0e "
+                "(e.g. '0e + 1o'); their multiplicity is `channels`"
+            )
+        sh = e3nn.Irreps.spherical_harmonics(max_ell)
+        c = self.channels
+        opts = {"rngs": rngs, "dtype": dtype}
+        self.embedding = SpeciesEmbedding(self.n_species, c, **opts)
+        self.radial = RadialEmbedding(cutoff, n_basis, envelope_p)
+        self.avg_num_neighbors = Constant(jnp.asarray(avg_num_neighbors, dtype))
+
+        irreps = e3nn.Irreps(f"{c}x0e")
+        ups, convs, mixes, products, updates, skips, readouts = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+        skip_into = []  # per layer: which output blocks the residual adds to
+        for t in range(num_interactions):
+            last = t == num_interactions - 1
+            out_irreps = _times(c, "0e" if last else hidden)
+            ups.append(IrrepsLinear(irreps, irreps, **opts))
+            conv = Convolution(
+                irreps,
+                max_ell,
+                sh if self.correlation else out_irreps,
+                n_basis=n_basis,
+                radial_hidden=radial_hidden,
+                **opts,
+            )
+            convs.append(conv)
+            if self.correlation:
+                # MACE: mix paths to channels x Y-irreps, product basis, linear
+                mid = _times(c, sh)
+                mid = e3nn.Irreps(
+                    [(m, ir) for m, ir in mid if ir in [i for _, i in conv.irreps_out]]
+                )
+                mixes.append(IrrepsLinear(conv.irreps_out, mid, **opts))
+                one = e3nn.Irreps([(1, ir) for _, ir in mid])
+                keep = e3nn.Irreps([(1, ir) for _, ir in out_irreps])
+                products.append(
+                    SymmetricContraction(
+                        one,
+                        keep,
+                        channels=c,
+                        correlation=self.correlation,
+                        n_species=self.n_species,
+                        **opts,
+                    )
+                )
+                updates.append(IrrepsLinear(out_irreps, out_irreps, **opts))
+            else:
+                gate = Gate(out_irreps)
+                mixes.append(IrrepsLinear(conv.irreps_out, gate.input_irreps(), **opts))
+                products.append(gate)
+            # residual: a per-species linear map of the layer's input to its output
+            common = e3nn.Irreps(
+                [(m, ir) for m, ir in out_irreps if ir in [i for _, i in irreps]]
+            )
+            skips.append(
+                IrrepsLinear(
+                    irreps, common, n_species=self.n_species, per_species=True, **opts
+                )
+            )
+            skip_into.append(
+                tuple(i for i, (_, ir) in enumerate(out_irreps) if ir in common)
+            )
+            if self.correlation or last:
+                scalars = e3nn.Irreps(f"{c}x0e")
+                if last and self.correlation and readout_hidden:
+                    readouts.append(
+                        MLP([c, int(readout_hidden), 1], activation="silu", **opts)
+                    )
+                else:
+                    readouts.append(IrrepsLinear(scalars, "1x0e", **opts))
+            irreps = out_irreps
+        self.ups = nnx.List(ups)
+        self.convolutions = nnx.List(convs)
+        self.mixes = nnx.List(mixes)
+        self.products = nnx.List(products) if self.correlation else tuple(products)
+        self.updates = nnx.List(updates)
+        self.skips = nnx.List(skips)
+        self.readouts = nnx.List(readouts)
+        self._skip_into = tuple(skip_into)
+
+    def __call__(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
+        """Per-atom energies [N] (in the potential's normalised units)."""
+        mask = graph.edge_mask
+        species = graph.species
+        ys = edge_harmonics(vectors, mask, self.max_ell)
+        radial = self.radial(vectors, mask)
+        avg = self.avg_num_neighbors[...]
+        h = (self.embedding(species),)
+        energy = jnp.zeros(species.shape[0], vectors.dtype)
+        r = 0
+        for t, conv in enumerate(self.convolutions):
+            x = self.ups[t](h)
+            m = conv(x, ys, radial, graph.senders, graph.receivers, avg)
+            m = self.mixes[t](m)
+            if self.correlation:
+                new = self.updates[t](self.products[t](m, species))
+            else:
+                new = self.products[t](m)
+            skip = self.skips[t](h, species)
+            new = list(new)
+            for k, i in enumerate(self._skip_into[t]):
+                new[i] = new[i] + skip[k]
+            h = tuple(new)
+            if self.correlation or t == len(self.convolutions) - 1:
+                readout = self.readouts[r]
+                r += 1
+                if isinstance(readout, MLP):
+                    energy = energy + readout(h[0][:, :, 0])[:, 0]
+                else:
+                    energy = energy + readout((h[0],))[0][:, 0, 0]
+        return energy
+
+    def fit_statistics(self, graphs: Iterable[AtomsGraph]) -> None:
+        """Set the average neighbour count (edges per real atom) from training batches."""
+        edges = nodes = 0
+        for g in graphs:
+            edges += int(np.sum(np.asarray(g.edge_mask)))
+            nodes += int(np.sum(np.asarray(g.node_mask)))
+        if nodes:
+            dtype = self.avg_num_neighbors[...].dtype
+            with jax.enable_x64(dtype == jnp.float64):
+                self.avg_num_neighbors.value = jnp.asarray(
+                    max(edges / nodes, 1.0), dtype
+                )
+
+
+class NequIPNetwork(EquivariantNetwork):
+    """:class:`EquivariantNetwork` with gated layers (``correlation: 0``): NequIP class."""
+
+    default_correlation = 0
+
+
+class MACENetwork(EquivariantNetwork):
+    """:class:`EquivariantNetwork` with the product basis (``correlation: 3``): MACE
+    class."""
+
+    default_correlation = 3

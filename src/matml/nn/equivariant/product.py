@@ -1,0 +1,127 @@
+"""MACE's product basis: symmetric contractions of a node's features with themselves,
+up to a correlation order, per channel and per species."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+__all__ = ["SymmetricContraction", "symmetric_basis"]
+
+
+@cache
+def symmetric_basis(irreps_in: str, order: int, ir_out: str) -> np.ndarray:
+    """e3nn-jax's basis of the symmetric ``order``-fold products of ``irreps_in`` that
+    transform as ``ir_out``: a read-only array ``[D] * order + [K, 2l + 1]``."""
+    irreps = e3nn.Irreps(irreps_in)
+    ir = e3nn.Irrep(ir_out)
+    u = e3nn.reduced_symmetric_tensor_product_basis(irreps, order, keep_ir=[ir])
+    k = u.irreps.num_irreps
+    out = np.asarray(u.array, np.float64).reshape(*(irreps.dim,) * order, k, ir.dim)
+    out.setflags(write=False)
+    return out
+
+
+class SymmetricContraction(nnx.Module):
+    """``B_{i,c,LM} = sum_nu sum_k W^{nu,L}_{s_i,k,c} (U^{nu,L}_k : A_{i,c}^{(x) nu})``.
+
+    ``A`` is ``channels x irreps_in`` with one multiplicity for every irrep (after the
+    convolution's linear); ``U^{nu,L}`` are e3nn-jax's bases of the symmetric
+    ``nu``-fold products of ``irreps_in`` that transform as ``L``
+    (``reduced_symmetric_tensor_product_basis``), for nu = 1..correlation. Every
+    channel is contracted with itself only; the weights are per species, channel and
+    basis element, so a body order of ``correlation + 1`` costs no more than a few dense
+    contractions.
+
+    Evaluated as MACE does, from the highest order down: the weights are contracted
+    with ``U`` once per call (no node axis), then each order costs one contraction of
+    an ``[N, C, D^nu, M]`` array with ``A`` and the lower order's weighted basis is
+    added before the next.
+
+    Args:
+        irreps_in: one-channel irreps of ``A``, e.g. ``0e + 1o + 2e + 3o``.
+        irreps_out: one-channel output irreps, e.g. ``0e + 1o`` (or ``0e``).
+        channels: number of channels of ``A`` and of the output.
+        correlation: largest order nu.
+        n_species: number of species (one set of weights each).
+    """
+
+    def __init__(
+        self,
+        irreps_in,
+        irreps_out,
+        *,
+        channels: int,
+        correlation: int,
+        n_species: int = 1,
+        rngs: nnx.Rngs,
+        dtype=None,
+    ):
+        dtype = dtype or jnp.float32
+        self.irreps_in = e3nn.Irreps(irreps_in)
+        self.irreps_out = e3nn.Irreps(irreps_out)
+        if any(mul != 1 for mul, _ in self.irreps_in + self.irreps_out):
+            raise ValueError(
+                "SymmetricContraction takes one-channel irreps (0e + 1o ...)"
+            )
+        self.correlation = int(correlation)
+        self.channels = int(channels)
+        self.n_species = int(n_species)
+        weights = []
+        for _, ir in self.irreps_out:
+            per_order = [
+                symmetric_basis(str(self.irreps_in), nu, str(ir))
+                for nu in range(1, self.correlation + 1)
+            ]
+            weights.append(
+                nnx.List(
+                    [
+                        nnx.Param(
+                            jax.random.normal(
+                                rngs.params(),
+                                (self.n_species, b.shape[-2], self.channels),
+                                dtype,
+                            )
+                            / max(b.shape[-2], 1) ** 0.5
+                        )
+                        for b in per_order
+                    ]
+                )
+            )
+        self.weights = nnx.List(weights)
+
+    def __call__(self, blocks, species: jax.Array):
+        """``blocks`` of ``channels x irreps_in`` -> blocks of ``channels x irreps_out``."""
+        a = jnp.concatenate(blocks, axis=2) if len(blocks) > 1 else blocks[0]  # [N,C,D]
+        dtype = a.dtype
+        onehot = None
+        if self.n_species > 1:
+            onehot = jax.nn.one_hot(species, self.n_species, dtype=dtype)
+        out = []
+        for (_, ir), ws in zip(self.irreps_out, self.weights, strict=True):
+
+            def weighted(nu, ws=ws, ir=str(ir)):
+                # U^nu contracted with the weights: [S, D..., M, C]
+                u = jnp.asarray(symmetric_basis(str(self.irreps_in), nu, ir), dtype)
+                return jnp.einsum("...km,skc->s...mc", u, ws[nu - 1][...])
+
+            top = weighted(self.correlation)  # [S, D^nu, M, C]
+            if onehot is None:  # one species: the first contraction has no node axis
+                t = jnp.einsum("...dmc,ncd->n...mc", top[0], a)
+            else:
+                t = jnp.einsum("s...dmc,ns,ncd->n...mc", top, onehot, a)
+            for nu in range(self.correlation - 1, 0, -1):
+                low = weighted(nu)
+                if onehot is None:
+                    t = t + low[0][None]
+                else:
+                    t = t + jnp.einsum("s...,ns->n...", low, onehot)
+                # contract the last D axis with A: [N, D^(nu-1), D, M, C] x [N, C, D]
+                t = jnp.einsum("n...dmc,ncd->n...mc", t, a)
+            out.append(jnp.swapaxes(t, 1, 2))  # [N, C, M]
+        return tuple(out)

@@ -1,0 +1,85 @@
+"""The equivariant potentials (``nequip`` and ``mace``, one code): the physics battery
+of ``matml.testing`` (float64), the neighbour statistics, save/load, and training
+from a config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from matml.data import Dataset
+from matml.potential import Potential, fit_model_statistics, load, save
+from matml.testing import check_potential, compute
+
+# small but complete: both parities, l up to 2, two layers, several species
+SMALL = {"channels": 4, "max_ell": 2, "radial_hidden": [8], "n_basis": 4,
+         "readout_hidden": 4}  # fmt: skip
+
+
+def silicon(seed=0) -> Atoms:
+    a = bulk("Si", "diamond", a=5.43, cubic=True)
+    rng = np.random.default_rng(seed)
+    a.positions += rng.normal(0, 0.1, a.positions.shape)
+    a.set_cell(a.cell[:] @ (np.eye(3) + rng.normal(0, 0.02, (3, 3))), scale_atoms=True)
+    a.symbols[[1, 4]] = "Ge"
+    return a
+
+
+def cluster(seed=1) -> Atoms:
+    rng = np.random.default_rng(seed)
+    pos = bulk("Si", "diamond", a=5.43, cubic=True).positions[:6]
+    return Atoms("Si4Ge2", positions=pos + rng.normal(0, 0.1, (6, 3)))
+
+
+@pytest.fixture(scope="module", params=["nequip", "mace"])
+def potential(request):
+    pot = Potential(request.param, ["Ge", "Si"], 4.0, SMALL, e0=[-4.0, -5.0],
+                    scale=20.0, dtype="float64", rngs=1)  # fmt: skip
+    ds = Dataset.from_atoms([silicon(k) for k in range(2)], 4.0, ["Ge", "Si"])
+    assert fit_model_statistics(pot, ds)
+    return pot
+
+
+def test_physics_battery(potential):
+    check_potential(potential, silicon(4), cluster())
+
+
+def test_average_neighbours_from_training_data(potential):
+    ds = Dataset.from_atoms([silicon(k) for k in range(2)], 4.0, ["Ge", "Si"])
+    want = sum(s.n_edge for s in ds.structures) / sum(s.n_node for s in ds.structures)
+    assert float(potential.model.avg_num_neighbors[...]) == pytest.approx(want)
+    assert want > 8  # diamond within 4 Å: 4 + 12 neighbours, rattled
+
+
+def test_models_differ_only_in_correlation():
+    mace = Potential("mace", ["Si"], 4.0, SMALL)
+    nequip = Potential("nequip", ["Si"], 4.0, SMALL)
+    assert mace.model.correlation == 3 and nequip.model.correlation == 0
+    again = Potential("nequip", ["Si"], 4.0, {**SMALL, "correlation": 3})
+    assert again.model.correlation == 3
+
+
+def test_save_load_identical(potential, tmp_path):
+    again = load(save(potential, tmp_path / "e.matml"))
+    for atoms in (silicon(7), cluster(3)):
+        e1, f1, s1, _ = compute(potential, atoms)
+        e2, f2, s2, _ = compute(again, atoms)
+        assert e1 == e2
+        np.testing.assert_array_equal(f1, f2)
+        np.testing.assert_array_equal(s1, s2)
+    assert float(again.model.avg_num_neighbors[...]) == float(
+        potential.model.avg_num_neighbors[...]
+    )
+
+
+def test_bad_options_are_one_line_errors():
+    from matml.errors import ConfigError
+
+    with pytest.raises(ValueError, match="hidden_irreps"):
+        Potential("mace", ["Si"], 4.0, {**SMALL, "hidden_irreps": "2x0e + 1o"})
+    with pytest.raises(ValueError, match="correlation >= 0"):
+        Potential("mace", ["Si"], 4.0, {**SMALL, "correlation": -1})
+    with pytest.raises(ConfigError, match="unexpected keyword"):
+        Potential("mace", ["Si"], 4.0, {**SMALL, "chanels": 8})
