@@ -58,14 +58,14 @@ def test_convolution_matches_e3nn_tensor_product():
         True,
         "component",
     )
-    want, start = {}, 0
-    for k, (_, ir) in enumerate(IRREPS):
+    want = {}
+    for k in range(len(IRREPS)):
         xk = e3nn.IrrepsArray(e3nn.Irreps([IRREPS[k]]), x.chunks[k].reshape(n, -1))
         for l2 in range(max_ell + 1):
             y = sh.filter(keep=[e3nn.Irrep(l2, (-1) ** l2)])
             tp = e3nn.tensor_product(xk[senders], y, irrep_normalization="component",
                                      regroup_output=False)  # fmt: skip
-            for (mul, ir3), chunk in zip(tp.irreps, tp.chunks, strict=True):
+            for (_, ir3), chunk in zip(tp.irreps, tp.chunks, strict=True):
                 want[(k, l2, str(ir3))] = chunk  # [E, mul, d3]
     assert len(want) >= len(conv.paths)
     for p, (k, l2, ir3) in enumerate(conv.paths):
