@@ -63,6 +63,18 @@ MODELS = [
      "config": {"max_order": 7, "max_degree": 3, "hidden": [64, 64]}},
     {"name": "linear", "model": "linear", "cutoff": 5.0,
      "config": {"max_order": 7, "max_degree": 3}},
+    # MACE small (../shared/anchors/mace_speed.py's hyperparameters)
+    {"name": "mace-small", "model": "mace", "cutoff": 5.0,
+     "config": {"channels": 32, "hidden_irreps": "0e + 1o", "max_ell": 3,
+                "num_interactions": 2, "correlation": 3, "n_basis": 8,
+                "radial_hidden": [64, 64, 64]}},
+    # nequix's "small" and "wide" (../shared/anchors/nequix_speed.py)
+    {"name": "nequip-small", "model": "nequip", "cutoff": 5.0,
+     "config": {"channels": 32, "hidden_irreps": "0e + 1o", "max_ell": 3,
+                "num_interactions": 2, "n_basis": 8, "radial_hidden": [64, 64, 64]}},
+    {"name": "nequip-wide", "model": "nequip", "cutoff": 5.0,
+     "config": {"channels": 96, "hidden_irreps": "0e + 1o", "max_ell": 3,
+                "num_interactions": 2, "n_basis": 8, "radial_hidden": [64, 64, 64]}},
 ]  # fmt: skip
 
 # (repetitions of the 8-atom cubic cell, training batch size): 64 and 512 atoms.

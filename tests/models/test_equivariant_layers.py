@@ -72,6 +72,7 @@ def test_convolution_matches_e3nn_tensor_product():
         mul = IRREPS[k].mul
         start = sum(IRREPS[i].mul for i, _, _ in conv.paths[:p])
         ref = want[(k, l2, ir3)] * w[:, start : start + mul, None]
+        ref = jnp.swapaxes(ref, 1, 2)  # blocks are channels last
         ref = jax.ops.segment_sum(ref, receivers, n) / 2.5
         np.testing.assert_allclose(got[p], ref, atol=1e-12, err_msg=str((k, l2, ir3)))
 

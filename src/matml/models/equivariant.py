@@ -222,7 +222,7 @@ class EquivariantNetwork(nnx.Module):
                 readout = self.readouts[r]
                 r += 1
                 if isinstance(readout, MLP):
-                    energy = energy + readout(h[0][:, :, 0])[:, 0]
+                    energy = energy + readout(h[0][:, 0, :])[:, 0]
                 else:
                     energy = energy + readout((h[0],))[0][:, 0, 0]
         return energy

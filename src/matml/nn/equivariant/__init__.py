@@ -1,9 +1,11 @@
 """E(3)-equivariant layers on e3nn-jax (irreps algebra) and flax nnx (parameters).
 
 Node features are kept as *blocks*: a tuple of arrays, one per entry ``mul x ir`` of an
-``e3nn.Irreps``, each ``[N, mul, 2l + 1]``. That layout lets every layer work on dense,
-contiguous arrays (XLA's CPU backend runs gathers and scatters element by element, so
-the layers gather and scatter once per convolution, on one flat array) while e3nn-jax
+``e3nn.Irreps``, each ``[N, 2l + 1, mul]``, channels last (e3nn-jax's ``IrrepsArray``
+chunks are ``[N, mul, 2l + 1]``). Channels last makes every linear layer a plain matrix
+product and puts the widest axis innermost, where XLA's CPU backend vectorises; the
+convolution gathers and scatters once, on one flat array (that backend runs gathers and
+scatters element by element). e3nn-jax
 decides which couplings exist and supplies the Clebsch-Gordan coefficients, the
 spherical harmonics and the symmetric product bases.
 

@@ -1,4 +1,5 @@
-"""Irreps-valued features as blocks: one ``[N, mul, 2l + 1]`` array per ``mul x ir``."""
+"""Irreps-valued features as blocks: one ``[N, 2l + 1, mul]`` array per ``mul x ir``
+(channels last)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,14 @@ def blocks_from_irreps_array(x: e3nn.IrrepsArray) -> Blocks:
     for (mul, ir), chunk in zip(x.irreps, x.chunks, strict=True):
         if chunk is None:
             chunk = jnp.zeros((*x.shape[:-1], mul, ir.dim), x.dtype)
-        out.append(chunk)
+        out.append(jnp.swapaxes(chunk, -1, -2))
     return tuple(out)
 
 
 def blocks_to_irreps_array(irreps: e3nn.Irreps, blocks: Blocks) -> e3nn.IrrepsArray:
     """Blocks back to an ``IrrepsArray`` (for e3nn-jax's own functions and tests)."""
-    return e3nn.from_chunks(irreps, list(blocks), blocks[0].shape[:-2])
+    chunks = [jnp.swapaxes(b, -1, -2) for b in blocks]
+    return e3nn.from_chunks(irreps, chunks, blocks[0].shape[:-2])
 
 
 def concat_flat(blocks: Blocks) -> jax.Array:
@@ -45,6 +47,6 @@ def split_flat(irreps: e3nn.Irreps, flat: jax.Array) -> Blocks:
     out, start = [], 0
     for mul, ir in irreps:
         size = mul * ir.dim
-        out.append(flat[:, start : start + size].reshape(-1, mul, ir.dim))
+        out.append(flat[:, start : start + size].reshape(-1, ir.dim, mul))
         start += size
     return tuple(out)

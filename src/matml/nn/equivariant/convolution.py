@@ -39,9 +39,9 @@ class Convolution(nnx.Module):
     How it runs (designed for XLA's CPU backend, which gathers and scatters element by
     element): one gather of the flat node features to the edges; per path, the harmonics
     are contracted with the coefficients first (``[E, d1, d3]``, no channel axis), then
-    applied to the channels as a few broadcast multiply-adds that XLA fuses; all paths'
-    messages go to the receivers in one segment sum of a flat array. Edges must be sorted
-    by receiver (matml's neighbour lists and batches are).
+    with the channels (one small einsum, whose transpose in the backward pass is an
+    einsum again), and each path's messages go to the receivers in a sorted segment sum.
+    Edges must be sorted by receiver (matml's neighbour lists and batches are).
 
     Args:
         irreps_in: irreps of the node features (blocks).
@@ -124,18 +124,18 @@ class Convolution(nnx.Module):
         out = []
         w0 = 0
         for i, l2, ir3 in self.paths:
-            x = edge_blocks[i]  # [E, u, d1]
+            x = edge_blocks[i]  # [E, d1, u]
             cg = coupling(self.irreps_in[i].ir.l, l2, e3nn.Irrep(ir3).l)
-            u, d1 = x.shape[1], x.shape[2]
-            r = weights[:, w0 : w0 + u]  # [E, u]
+            d1, u = x.shape[1], x.shape[2]
+            r = weights[:, None, w0 : w0 + u]  # [E, 1, u]
             w0 += u
             t = jnp.einsum("eb,abc->eac", harmonics[l2], jnp.asarray(cg, dtype))
-            if d1 == 1:
-                msg = (x[:, :, 0] * r)[:, :, None] * t[:, 0, None, :]
-            else:
-                xr = x * r[:, :, None]
-                msg = sum(xr[:, :, a, None] * t[:, None, a, :] for a in range(d1))
-            out.append(msg.reshape(e, -1))
-        msgs = jnp.concatenate(out, axis=1) if len(out) > 1 else out[0]
-        summed = jax.ops.segment_sum(msgs, receivers, n, indices_are_sorted=True)
-        return split_flat(self.irreps_out, summed / avg_num_neighbors)
+            # [E, d3, u]: channels innermost, a few fused multiply-adds
+            msg = jnp.einsum("eac,eau->ecu", t, x) * r  # [E, d3, u]
+            # one segment sum per path: XLA's CPU backend is several times slower
+            # on one concatenation of all paths' messages than on the paths apart
+            summed = jax.ops.segment_sum(
+                msg.reshape(e, -1), receivers, n, indices_are_sorted=True
+            )
+            out.append(summed.reshape(n, *msg.shape[1:]) / avg_num_neighbors)
+        return tuple(out)

@@ -10,7 +10,7 @@ __all__ = ["SpeciesEmbedding"]
 
 
 class SpeciesEmbedding(nnx.Module):
-    """``species [N] -> [N, channels, 1]`` scalars (``channels x 0e``).
+    """``species [N] -> [N, 1, channels]`` scalars (``channels x 0e``).
 
     Initialised with unit-variance normal entries, so the first layer's features are
     component-normalised whatever the number of species.
@@ -24,4 +24,4 @@ class SpeciesEmbedding(nnx.Module):
         )
 
     def __call__(self, species: jax.Array) -> jax.Array:
-        return self.table[...][species][:, :, None]
+        return self.table[...][species][:, None, :]

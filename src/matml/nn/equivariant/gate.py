@@ -36,9 +36,9 @@ class Gate:
         for (_, ir), x in zip(self.scalars, blocks[:ns], strict=True):
             out.append(jax.nn.silu(x) if ir.p == 1 else jnp.tanh(x))
         if self.n_gates:
-            gates = jax.nn.sigmoid(blocks[ns])  # [N, n_gates, 1]
+            gates = jax.nn.sigmoid(blocks[ns])  # [N, 1, n_gates]
             start = 0
             for (mul, _), x in zip(self.gated, blocks[ns + 1 :], strict=True):
-                out.append(x * gates[:, start : start + mul])
+                out.append(x * gates[:, :, start : start + mul])
                 start += mul
         return tuple(out)

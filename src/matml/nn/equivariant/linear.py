@@ -71,16 +71,20 @@ class IrrepsLinear(nnx.Module):
             x = (
                 blocks[idx[0]]
                 if len(idx) == 1
-                else jnp.concatenate([blocks[i] for i in idx], axis=1)
-            )
+                else jnp.concatenate([blocks[i] for i in idx], axis=2)
+            )  # [N, d, fan_in]
             w = w[...]
             if self.n_species == 1:
-                y = jnp.einsum("ncm,cd->ndm", x, w[0])
-            else:
-                onehot = jax.nn.one_hot(species, self.n_species, dtype=x.dtype)
-                y = jnp.einsum("ncm,scd,ns->ndm", x, w, onehot)
+                y = x @ w[0]
+            else:  # every species' product, then each node picks its own
+                s, cin, cout = w.shape
+                y = (x @ jnp.moveaxis(w, 0, 1).reshape(cin, s * cout)).reshape(
+                    *x.shape[:2], s, cout
+                )
+                onehot = jax.nn.one_hot(species, s, dtype=x.dtype)
+                y = jnp.einsum("nmsd,ns->nmd", y, onehot)
             if self.bias is not None and ir == e3nn.Irrep("0e"):
-                y = y + self.bias[...][start : start + mul, None]
+                y = y + self.bias[...][start : start + mul]
                 start += mul
             out.append(y)
         return tuple(out)

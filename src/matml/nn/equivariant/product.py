@@ -97,7 +97,7 @@ class SymmetricContraction(nnx.Module):
 
     def __call__(self, blocks, species: jax.Array):
         """``blocks`` of ``channels x irreps_in`` -> blocks of ``channels x irreps_out``."""
-        a = jnp.concatenate(blocks, axis=2) if len(blocks) > 1 else blocks[0]  # [N,C,D]
+        a = jnp.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]  # [N,D,C]
         dtype = a.dtype
         onehot = None
         if self.n_species > 1:
@@ -112,16 +112,16 @@ class SymmetricContraction(nnx.Module):
 
             top = weighted(self.correlation)  # [S, D^nu, M, C]
             if onehot is None:  # one species: the first contraction has no node axis
-                t = jnp.einsum("...dmc,ncd->n...mc", top[0], a)
+                t = jnp.einsum("...dmc,ndc->n...mc", top[0], a)
             else:
-                t = jnp.einsum("s...dmc,ns,ncd->n...mc", top, onehot, a)
+                t = jnp.einsum("s...dmc,ns,ndc->n...mc", top, onehot, a)
             for nu in range(self.correlation - 1, 0, -1):
                 low = weighted(nu)
                 if onehot is None:
                     t = t + low[0][None]
                 else:
                     t = t + jnp.einsum("s...,ns->n...", low, onehot)
-                # contract the last D axis with A: [N, D^(nu-1), D, M, C] x [N, C, D]
-                t = jnp.einsum("n...dmc,ncd->n...mc", t, a)
-            out.append(jnp.swapaxes(t, 1, 2))  # [N, C, M]
+                # contract the last D axis with A: [N, D^(nu-1), D, M, C] x [N, D, C]
+                t = jnp.einsum("n...dmc,ndc->n...mc", t, a)
+            out.append(t)  # [N, M, C]
         return tuple(out)
