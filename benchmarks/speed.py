@@ -270,10 +270,14 @@ def run_anchor(name: str, python: str, threads: int | None, steps: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "anchor.json"
         cmd = [python, str(script), "--out", str(out), "--steps", str(steps)]
+        env = dict(os.environ)
         if name == "mace":  # torch's threads (default: the cores XLA may use)
             cmd += ["--threads", str(threads or len(os.sched_getaffinity(0)))]
+        if name == "nequix":  # the sizes matml's nequip rows match; a CPU-only jax
+            cmd += ["--sizes", "small,wide"]
+            env["JAX_PLATFORMS"] = "cpu"
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
         result = json.loads(out.read_text())
     result["command"] = " ".join(cmd[:2] + cmd[4:])
     result["wall_s"] = round(time.perf_counter() - t0, 1)
@@ -281,11 +285,21 @@ def run_anchor(name: str, python: str, threads: int | None, steps: int) -> dict:
 
 
 def compare(rows: list[dict], anchor: dict) -> list[dict]:
-    """matml's calculator time over the peer's, per model and cell (< 1: matml faster)."""
-    peer = {c["atoms"]: c["us_per_atom_step"] for c in anchor.get("cells", [])}
+    """matml's calculator time over the peer's, per model and cell (< 1: matml faster).
+
+    mace-torch's one model is compared with every matml row; nequix's sizes ``small``
+    and ``wide`` with matml's ``nequip-small`` and ``nequip-wide`` (its calculator
+    figure, ``ase_us_per_atom_step``)."""
+    by_model = {}
+    for m in anchor.get("models", []):
+        by_model[f"nequip-{m['size']}"] = {
+            c["atoms"]: c["ase_us_per_atom_step"] for c in m["cells"]
+        }
+    everyone = {c["atoms"]: c["us_per_atom_step"] for c in anchor.get("cells", [])}
     out = []
     for r in rows:
         n = r["inference"]["atoms"]
+        peer = by_model.get(r["model"], everyone) if by_model else everyone
         if n in peer:
             m = r["inference"]["calculator"]["us_per_atom_step_median"]
             out.append({

@@ -126,7 +126,7 @@ class Convolution(nnx.Module):
         for i, l2, ir3 in self.paths:
             x = edge_blocks[i]  # [E, d1, u]
             cg = coupling(self.irreps_in[i].ir.l, l2, e3nn.Irrep(ir3).l)
-            d1, u = x.shape[1], x.shape[2]
+            u = x.shape[2]
             r = weights[:, None, w0 : w0 + u]  # [E, 1, u]
             w0 += u
             t = jnp.einsum("eb,abc->eac", harmonics[l2], jnp.asarray(cg, dtype))
