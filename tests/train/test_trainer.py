@@ -156,8 +156,8 @@ def test_config_unknown_key_is_refused():
         from_dict({"trian": {}}, file="c.yaml")
     with pytest.raises(ConfigError, match=r"field model\.widths: unknown key"):
         from_dict({"model": {"name": "pair", "widths": [3]}})
-    with pytest.raises(ConfigError, match="unknown model 'mace'"):
-        from_dict({"model": {"name": "mace"}})
+    with pytest.raises(ConfigError, match="unknown model 'allegro'"):
+        from_dict({"model": {"name": "allegro"}})
     # YAML reads 1e-3 as a string: numbers are converted, non-numbers refused
     assert from_dict({"train": {"lr": "1e-3"}}).train.lr == 1e-3
     with pytest.raises(ConfigError, match=r"field train\.epochs: must be an integer"):
