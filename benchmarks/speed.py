@@ -299,7 +299,7 @@ def compare(rows: list[dict], anchor: dict) -> list[dict]:
     out = []
     for r in rows:
         n = r["inference"]["atoms"]
-        peer = by_model.get(r["model"], everyone) if by_model else everyone
+        peer = by_model.get(r["model"], everyone)
         if n in peer:
             m = r["inference"]["calculator"]["us_per_atom_step_median"]
             out.append({
