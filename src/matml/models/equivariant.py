@@ -118,15 +118,7 @@ class EquivariantNetwork(nnx.Module):
         self.avg_num_neighbors = Constant(jnp.asarray(avg_num_neighbors, dtype))
 
         irreps = e3nn.Irreps(f"{c}x0e")
-        ups, convs, mixes, products, updates, skips, readouts = (
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-        )
+        ups, convs, mixes, products, updates, skips, readouts = ([] for _ in range(7))
         skip_into = []  # per layer: which output blocks the residual adds to
         for t in range(num_interactions):
             last = t == num_interactions - 1
