@@ -260,3 +260,25 @@ def test_diverging_run_leaves_nothing(copper, tmp_path):
         with jax.debug_nans(False), jax.debug_infs(False):  # the trainer's own check
             train_from_config(raw, out, progress=False, train_atoms=copper[:8])
     assert not out.exists()
+
+
+def test_stage_two_switches_loss_weights_without_compiling(copper):
+    ds = Dataset.from_atoms(copper[:12], CUTOFF, ["Cu"])
+    train, valid = ds.split(0.25, seed=0)
+    cfg = TrainConfig(epochs=4, batch_size=4, n_buckets=1, lr=1e-3,
+                      energy_weight=1.0, forces_weight=1.0, stage_two_fraction=0.5,
+                      stage_two_energy_weight=0.0)  # fmt: skip
+    trainer = Trainer(_potential(ds), cfg, progress=False)
+    history = trainer.fit(train, valid)
+    assert history.stage_two_epoch == 2 and history.best_epoch >= 2
+    assert trainer.compile_count() == 1
+    for row in history.rows:  # the reported loss is the one of the row's stage
+        e2 = (row["train_energy_rmse"] / 1e3) ** 2 * (row["epoch"] < 2)
+        np.testing.assert_allclose(
+            row["train_loss"], e2 + row["train_forces_rmse"] ** 2, rtol=1e-4
+        )
+
+
+def test_stage_two_fraction_is_checked():
+    with pytest.raises(ValueError, match="stage_two_fraction"):
+        from_dict({"train": {"stage_two_fraction": 1.0}})

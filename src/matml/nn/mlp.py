@@ -9,8 +9,15 @@ from flax import nnx
 
 __all__ = ["MLP"]
 
+# 1 / sqrt(E[f(z)^2]) for z ~ N(0, 1) (Gauss-Hermite quadrature): a "normalised"
+# activation keeps unit-variance inputs at unit second moment, as e3nn's normalize2mom
+SILU_NORM = 1.6765324703310920
+TANH_NORM = 1.5925374197228321
+SIGMOID_NORM = 1.8462285453386058
+
 _ACTIVATIONS: dict[str, Callable] = {
     "silu": jax.nn.silu,
+    "silu_normalized": lambda x: SILU_NORM * jax.nn.silu(x),
     "tanh": jax.numpy.tanh,
     "gelu": jax.nn.gelu,
     "softplus": jax.nn.softplus,
@@ -22,7 +29,8 @@ class MLP(nnx.Module):
 
     Args:
         sizes: layer widths, input first, output last.
-        activation: ``silu`` (default), ``tanh``, ``gelu`` or ``softplus``.
+        activation: ``silu`` (default), ``silu_normalized`` (SiLU scaled to unit second
+            moment on unit-normal inputs), ``tanh``, ``gelu`` or ``softplus``.
         bias: learned biases (without them an MLP maps 0 to 0).
         rngs: flax random streams for the initial weights.
     """

@@ -58,6 +58,13 @@ class TrainConfig:
     stress_weight: float = 0.0  # on (eV/Å^3)^2
     max_seconds: float | None = None  # stop (cleanly) after this long
     n_buckets: int = 4
+    # a second stage, as MACE's: the last `stage_two_fraction` of the epochs (or of
+    # max_seconds, whichever comes first) trains with these loss weights (None: the
+    # first stage's); the best model is then chosen among its epochs
+    stage_two_fraction: float = 0.0
+    stage_two_energy_weight: float | None = None
+    stage_two_forces_weight: float | None = None
+    stage_two_stress_weight: float | None = None
 
 
 @dataclass
@@ -173,6 +180,18 @@ def _check(cfg: RunConfig, file) -> None:
     for name in ("lr", "energy_weight", "forces_weight", "stress_weight"):
         if float(getattr(t, name)) < 0:
             raise ConfigError("must not be negative", file=file, field=f"train.{name}")
+    for name in ("energy", "forces", "stress"):
+        w = getattr(t, f"stage_two_{name}_weight")
+        if w is not None and float(w) < 0:
+            raise ConfigError(
+                "must not be negative",
+                file=file,
+                field=f"train.stage_two_{name}_weight",
+            )
+    if not 0 <= t.stage_two_fraction < 1:
+        raise ConfigError(
+            "must be in [0, 1)", file=file, field="train.stage_two_fraction"
+        )
     if not 0 <= cfg.data.valid_fraction < 1:
         raise ConfigError("must be in [0, 1)", file=file, field="data.valid_fraction")
     if cfg.model.cutoff <= 0:

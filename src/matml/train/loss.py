@@ -52,10 +52,11 @@ def loss_terms(
 
 def weighted_loss(terms: dict, weights: dict[str, float]) -> jax.Array:
     """``sum_k weights[k] * sum_k / count_k`` over the terms of :func:`loss_terms`
-    (or their sums over batches); a term with no data counts zero."""
+    (or their sums over batches); a term with no data counts zero. Weights may be
+    traced arrays (a term with a Python zero weight is left out)."""
     total = 0.0
     for k, w in weights.items():
-        if w:
+        if not isinstance(w, int | float) or w:
             s, c = terms[k]
             total = total + w * s / jnp.maximum(c, 1e-12)
     return total

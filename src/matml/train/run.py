@@ -231,6 +231,8 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
             "epochs_run": len(history.rows),
             "stopped_early": history.stopped_early,
         }
+        if history.stage_two_epoch is not None:
+            results["stage_two_epoch"] = history.stage_two_epoch
     results.update(
         train_seconds=round(time.perf_counter() - t0, 2),
         n_params=n_params(potential),

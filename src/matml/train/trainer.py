@@ -50,10 +50,11 @@ class History:
     best_epoch: int = -1
     best_valid_loss: float = math.inf
     stopped_early: bool = False
+    stage_two_epoch: int | None = None  # first epoch of stage two, if it ran
 
 
 class _Spec(NamedTuple):
-    weights: tuple[float, float, float]  # energy, forces, stress
+    stress: bool  # whether any stage fits stresses
     lr: float
     warmup: int
     total: int
@@ -78,11 +79,11 @@ def _compiled(graphdef, spec: _Spec):
     settings (a resumed run, or tests, do not compile again).
 
     Both add into device-side running sums (loss terms as ``(sum, count)`` pairs, and
-    error sums), so the loop never waits on the device within an epoch.
+    error sums), so the loop never waits on the device within an epoch. The loss
+    weights (energy, forces, stress) are an argument, so a second stage with other
+    weights needs no new compilation.
     """
-    we, wf, ws = spec.weights
-    weights = {"energy": we, "forces": wf, "stress": ws}
-    use_stress = ws > 0
+    use_stress = spec.stress
     dtype = jnp.dtype(spec.dtype)
     schedule = optax.warmup_cosine_decay_schedule(
         init_value=spec.lr * 0.1 if spec.warmup else spec.lr,
@@ -99,14 +100,18 @@ def _compiled(graphdef, spec: _Spec):
     def sums_of(pred, graph):
         return {"terms": loss_terms(pred, graph), "errors": error_sums(pred, graph)}
 
-    def loss_fn(params, consts, graph):
+    def weighted(terms, w):
+        stress = w[2] if use_stress else 0.0
+        return weighted_loss(terms, {"energy": w[0], "forces": w[1], "stress": stress})
+
+    def loss_fn(params, consts, graph, w):
         pred = predict(nnx.merge(graphdef, params, consts), graph, stress=use_stress)
         sums = sums_of(pred, graph)
-        return weighted_loss(sums["terms"], weights), sums
+        return weighted(sums["terms"], w), sums
 
-    def step(state: _State, consts, graph, count, acc):
+    def step(state: _State, consts, graph, count, acc, w):
         (_, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, consts, graph
+            state.params, consts, graph, w
         )
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -122,17 +127,17 @@ def _compiled(graphdef, spec: _Spec):
         sums = sums_of(pred, graph)
         return jax.tree_util.tree_map(jnp.add, acc, sums)
 
-    def loss_of(acc):
-        return weighted_loss(acc["terms"], weights)
+    def loss_of(acc, w):
+        return weighted(acc["terms"], w)
 
     return jax.jit(step), jax.jit(evaluate), tx, schedule, loss_of
 
 
-def _host(acc, loss_of) -> tuple[float, dict]:
+def _host(acc, loss_of, weights) -> tuple[float, dict]:
     """The loss and error metrics of running sums (one transfer)."""
     if acc is None:
         return math.nan, {}
-    loss, errors = jax.device_get((loss_of(acc), acc["errors"]))
+    loss, errors = jax.device_get((loss_of(acc, weights), acc["errors"]))
     return float(loss), metrics_from_sums(errors)
 
 
@@ -176,6 +181,27 @@ class Trainer:
         self._fns = None
         self._steps = 0
         self._acc = None
+        self.stage_two = False
+        self._weights = self._stage_weights(False)
+
+    def _stage_weights(self, two: bool) -> np.ndarray:
+        """Loss weights (energy, forces, stress) of stage one or two."""
+        c = self.config
+        w = [c.energy_weight, c.forces_weight, c.stress_weight]
+        if two:
+            w2 = (c.stage_two_energy_weight, c.stage_two_forces_weight,
+                  c.stage_two_stress_weight)  # fmt: skip
+            w = [a if b is None else b for a, b in zip(w, w2, strict=True)]
+        return np.asarray(w, self.dtype)
+
+    def _in_stage_two(self, epoch: int, seconds: float) -> bool:
+        """Whether ``epoch``, starting ``seconds`` into the run, is in stage two."""
+        c = self.config
+        f = c.stage_two_fraction
+        if f <= 0:
+            return False
+        late_time = c.max_seconds is not None and seconds >= (1 - f) * c.max_seconds
+        return epoch >= round((1 - f) * c.epochs) or late_time
 
     # --- compiled functions -------------------------------------------------------
     def prepare(self, steps_per_epoch: int, schedule_epochs: int | None = None):
@@ -184,7 +210,7 @@ class Trainer:
         c = self.config
         total = max((schedule_epochs or c.epochs) * steps_per_epoch, 1)
         spec = _Spec(
-            weights=(c.energy_weight, c.forces_weight, c.stress_weight),
+            stress=max(self._stage_weights(False)[2], self._stage_weights(True)[2]) > 0,
             lr=c.lr,
             warmup=min(c.warmup_epochs * steps_per_epoch, total - 1),
             total=total,
@@ -216,12 +242,13 @@ class Trainer:
                 graph.cast(self.dtype),
                 np.asarray(self._steps),
                 self._acc,
+                self._weights,
             )
         self._steps += 1
 
     def take_sums(self) -> tuple[float, dict]:
         """Loss and metrics over the steps since the last call (waits for them)."""
-        out = _host(self._acc, self._fns[4])
+        out = _host(self._acc, self._fns[4], self._weights)
         self._acc = None
         return out
 
@@ -246,7 +273,7 @@ class Trainer:
             for graph in data:
                 acc = zero_sums(self.dtype) if acc is None else acc
                 acc = self._fns[1](params, self.consts, graph.cast(self.dtype), acc)
-        return _host(acc, self._fns[4])
+        return _host(acc, self._fns[4], self._weights)
 
     # --- the loop ------------------------------------------------------------------
     def fit(
@@ -292,6 +319,13 @@ class Trainer:
             )
         t0 = time.perf_counter()
         for epoch in range(start_epoch, c.epochs):
+            if not self.stage_two and self._in_stage_two(
+                epoch, time.perf_counter() - t0
+            ):
+                # new loss weights: the best model is chosen among stage-two epochs
+                self.stage_two, self._weights = True, self._stage_weights(True)
+                history.best_valid_loss, bad_epochs = math.inf, 0
+                history.stage_two_epoch = epoch
             row = self._epoch(loader, vloader, epoch, t0)
             history.rows.append(row)
             if row["valid_loss"] < history.best_valid_loss:
@@ -378,6 +412,8 @@ class Trainer:
                 "best_epoch": history.best_epoch,
                 "best_valid_loss": history.best_valid_loss,
                 "schedule_epochs": schedule_epochs,
+                "stage_two": self.stage_two,
+                "stage_two_epoch": history.stage_two_epoch,
             },
         )  # fmt: skip
         if history.best_epoch == epoch:
@@ -397,6 +433,9 @@ class Trainer:
         self._steps = meta["step"]
         history.best_epoch = meta["best_epoch"]
         history.best_valid_loss = meta["best_valid_loss"]
+        self.stage_two = bool(meta.get("stage_two", False))
+        self._weights = self._stage_weights(self.stage_two)
+        history.stage_two_epoch = meta.get("stage_two_epoch")
         history.rows = self._read_csv(upto=meta["epoch"])
         return meta["epoch"] + 1, meta["bad_epochs"]
 

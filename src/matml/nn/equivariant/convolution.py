@@ -84,7 +84,7 @@ class Convolution(nnx.Module):
         dtype = dtype or jnp.float32
         self.radial = MLP(
             [n_basis, *radial_hidden, n_weights],
-            activation="silu",
+            activation="silu_normalized",
             bias=False,
             rngs=rngs,
             dtype=dtype,

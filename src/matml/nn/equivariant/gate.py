@@ -6,6 +6,8 @@ import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 
+from matml.nn.mlp import SIGMOID_NORM, SILU_NORM, TANH_NORM
+
 __all__ = ["Gate"]
 
 
@@ -14,7 +16,9 @@ class Gate:
 
     Even scalars go through SiLU, odd ones through tanh (an odd function keeps their
     parity); each channel of a gated block (l > 0) is multiplied by the sigmoid of its
-    own gate scalar. :meth:`input_irreps` says what the layer before must produce.
+    own gate scalar. All three activations are normalised to unit second moment on
+    unit-normal inputs (as e3nn's gates). :meth:`input_irreps` says what the layer
+    before must produce.
 
     Args:
         irreps_out: the features after the gate, e.g. ``32x0e + 32x1o``.
@@ -34,9 +38,11 @@ class Gate:
         ns = len(self.scalars)
         out = []
         for (_, ir), x in zip(self.scalars, blocks[:ns], strict=True):
-            out.append(jax.nn.silu(x) if ir.p == 1 else jnp.tanh(x))
+            out.append(
+                SILU_NORM * jax.nn.silu(x) if ir.p == 1 else TANH_NORM * jnp.tanh(x)
+            )
         if self.n_gates:
-            gates = jax.nn.sigmoid(blocks[ns])  # [N, 1, n_gates]
+            gates = SIGMOID_NORM * jax.nn.sigmoid(blocks[ns])  # [N, 1, n_gates]
             start = 0
             for (mul, _), x in zip(self.gated, blocks[ns + 1 :], strict=True):
                 out.append(x * gates[:, :, start : start + mul])
