@@ -273,8 +273,9 @@ def run_anchor(name: str, python: str, threads: int | None, steps: int) -> dict:
         env = dict(os.environ)
         if name == "mace":  # torch's threads (default: the cores XLA may use)
             cmd += ["--threads", str(threads or len(os.sched_getaffinity(0)))]
-        if name == "nequix":  # the sizes matml's nequip rows match; a CPU-only jax
+        if name == "nequix":  # the sizes matml's nequip rows match
             cmd += ["--sizes", "small,wide"]
+        if name in ("nequix", "mlip"):  # JAX peers: CPU only, as matml here
             env["JAX_PLATFORMS"] = "cpu"
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
@@ -287,19 +288,27 @@ def run_anchor(name: str, python: str, threads: int | None, steps: int) -> dict:
 def compare(rows: list[dict], anchor: dict) -> list[dict]:
     """matml's calculator time over the peer's, per model and cell (< 1: matml faster).
 
-    mace-torch's one model is compared with every matml row; nequix's sizes ``small``
-    and ``wide`` with matml's ``nequip-small`` and ``nequip-wide`` (its calculator
-    figure, ``ase_us_per_atom_step``)."""
-    by_model = {}
-    for m in anchor.get("models", []):
-        by_model[f"nequip-{m['size']}"] = {
-            c["atoms"]: c["ase_us_per_atom_step"] for c in m["cells"]
+    The one MACE of mace-torch and of mlip is compared with matml's ``mace-*`` rows
+    (or, without one, every row: the pair models' baseline); nequix's sizes ``small``
+    and ``wide`` with matml's ``nequip-small`` and ``nequip-wide``. Through the ASE
+    calculator in every case (mlip's and nequix's ``ase_us_per_atom_step``)."""
+
+    def calculator(cells):
+        return {
+            c["atoms"]: c.get("us_per_atom_step", c.get("ase_us_per_atom_step"))
+            for c in cells
         }
-    everyone = {c["atoms"]: c["us_per_atom_step"] for c in anchor.get("cells", [])}
+
+    by_model = {f"nequip-{m['size']}": calculator(m["cells"])
+                for m in anchor.get("models", [])}  # fmt: skip
+    if anchor.get("cells"):
+        macs = [r["model"] for r in rows if r["model"].startswith("mace")]
+        for name in macs or [r["model"] for r in rows]:
+            by_model[name] = calculator(anchor["cells"])
     out = []
     for r in rows:
         n = r["inference"]["atoms"]
-        peer = by_model.get(r["model"], everyone)
+        peer = by_model.get(r["model"], {})
         if n in peer:
             m = r["inference"]["calculator"]["us_per_atom_step_median"]
             out.append({
