@@ -208,8 +208,9 @@ def run_mlearn(
         }
         if "ridge_alpha" in res:
             row["ridge_alpha"] = res["ridge_alpha"]
-        if "epochs_run" in res:
-            row["epochs_run"] = res["epochs_run"]
+        for key in ("epochs_run", "stage_two_epoch"):
+            if key in res:
+                row[key] = res[key]
         results["elements"][el] = row
         echo(_line(el, row))
         write_json(out / "results.json", results)  # partial results survive a kill
