@@ -19,7 +19,8 @@ makes the checks sharp. :func:`check_potential` runs the whole battery.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "assert_smooth_cutoff",
     "assert_equivariant",
     "check_potential",
+    "count_compiles",
 ]
 
 
@@ -341,3 +343,37 @@ def check_potential(potential, periodic: Atoms, cluster: Atoms | None = None):
     )
     assert_isolated_atoms_additive(potential)
     assert_smooth_cutoff(potential)
+
+
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+_compile_counters: list[list[str]] = []
+_compile_listener_registered = False
+
+
+def _on_compile(event: str, _seconds: float, **kwargs) -> None:
+    if event == _COMPILE_EVENT:
+        for names in _compile_counters:
+            names.append(str(kwargs.get("fun_name", "?")))
+
+
+@contextmanager
+def count_compiles() -> Iterator[list[str]]:
+    """Names of the XLA executables built (compiled, or loaded from the persistent
+    cache) inside the block, one entry each, from JAX's own monitoring events::
+
+        with count_compiles() as built:
+            run_md(...)
+        assert len(built) <= 2, built
+    """
+    global _compile_listener_registered
+    import jax.monitoring
+
+    if not _compile_listener_registered:
+        jax.monitoring.register_event_duration_secs_listener(_on_compile)
+        _compile_listener_registered = True
+    names: list[str] = []
+    _compile_counters.append(names)
+    try:
+        yield names
+    finally:
+        _compile_counters.remove(names)

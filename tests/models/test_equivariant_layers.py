@@ -147,3 +147,42 @@ def test_linear_and_gate_are_equivariant():
 def test_linear_rejects_an_irrep_no_input_has():
     with pytest.raises(ValueError, match="1e is in none of the inputs"):
         IrrepsLinear("2x0e + 2x1o", "2x1e", rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("n_species", [1, 2])
+def test_symmetric_contraction_equals_its_definition(n_species):
+    """The layer against its formula evaluated term by term, node by node and channel by
+    channel: ``B_{i,c,LM} = sum_nu sum_k W^{nu,L}_{s_i,k,c} sum_{d_1..d_nu}
+    U^{nu,L}_{d_1..d_nu,k,M} A_{i,d_1,c} ... A_{i,d_nu,c}``, with ``U`` straight from
+    e3nn-jax's ``reduced_symmetric_tensor_product_basis`` (outer products in numpy)."""
+    irreps_in = e3nn.Irreps("0e + 1o + 2e")
+    irreps_out = e3nn.Irreps("0e + 1o + 2e")
+    channels, correlation, n = 2, 3, 3
+    sc = SymmetricContraction(irreps_in, irreps_out, channels=channels,
+                              correlation=correlation, n_species=n_species,
+                              rngs=nnx.Rngs(5), dtype=jnp.float64)  # fmt: skip
+    rng = np.random.default_rng(11)
+    species = rng.integers(0, n_species, n)
+    a = rng.normal(size=(n, irreps_in.dim, channels))  # [N, D, C]
+    blocks, start = [], 0
+    for _, ir in irreps_in:
+        blocks.append(jnp.asarray(a[:, start : start + ir.dim]))
+        start += ir.dim
+    got = sc(tuple(blocks), jnp.asarray(species))
+
+    for out_index, (_, ir) in enumerate(irreps_out):
+        want = np.zeros((n, ir.dim, channels))
+        for nu in range(1, correlation + 1):
+            u = e3nn.reduced_symmetric_tensor_product_basis(irreps_in, nu, keep_ir=[ir])
+            u = np.asarray(u.array).reshape(*(irreps_in.dim,) * nu, -1, ir.dim)
+            w = np.asarray(sc.weights[out_index][nu - 1][...])  # [S, K, C]
+            assert u.shape[-2] == w.shape[1] > 0
+            for i in range(n):
+                for c in range(channels):
+                    outer = a[i, :, c]
+                    for _ in range(nu - 1):
+                        outer = np.multiply.outer(outer, a[i, :, c])
+                    projected = np.tensordot(outer, u, axes=nu)  # [K, M]
+                    want[i, :, c] += w[species[i], :, c] @ projected
+        assert np.abs(want).max() > 1e-2
+        np.testing.assert_allclose(got[out_index], want, rtol=1e-10, atol=1e-12)

@@ -107,3 +107,25 @@ def test_trains_from_a_config_and_learns(tmp_path):
     assert min(losses[-3:]) < 0.5 * losses[0], losses
     pot = load(tmp_path / "model.matml")
     assert pot.model_name == "nequip" and pot.model.avg_num_neighbors[...] > 10
+
+
+def test_md_in_the_calculator_compiles_at_most_twice():
+    """200 steps of NVE at 1,000 K of a 64-atom Si cell through the ASE calculator,
+    float32 (atoms move about 0.2 Å per 2 fs step, so the neighbour count changes all
+    the time): the calculator's sticky padding keeps the compiled shapes, so XLA builds
+    two executables (the first cell's and, as the neighbour count grows, one more;
+    without the sticky padding it builds 14). ``nequip``: an untrained ``mace``'s
+    random product basis is not a potential one can run MD in; the calculator's path
+    is the same for both."""
+    from matml.calculator import MatmlCalculator
+    from matml.simulate import nve_drift
+    from matml.testing import count_compiles
+
+    pot = Potential("nequip", ["Si"], 4.0, SMALL, e0=[-5.0], scale=0.3, rngs=1)
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True).repeat(2)
+    calc = MatmlCalculator(pot)
+    with count_compiles() as built:
+        md = nve_drift(atoms, calc, steps=200, timestep_fs=2.0, temperature_K=1000.0)
+    assert 300 < md["mean_temperature_K"] < 3000  # a thermal run, not an explosion
+    assert 1 <= len(built) <= 2, built
+    assert len(calc.shapes_seen) == len(built)
