@@ -332,10 +332,125 @@ def cmd_merge(a) -> None:
             raise SystemExit(f"--command wants NAME=CMD, got {item!r}")
         commands[name] = cmd
     result = merge(ace, matml, speed, commands)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(result, indent=2) + "\n")
+    update_section(Path(a.out), "ace", result)
     print(summary(result))
-    print(f"wrote {a.out}")
+    print(f"wrote the 'ace' section of {a.out}")
+
+
+def update_section(out: Path, key: str, value: dict) -> None:
+    """peers.json holds one section per suite (``ace``, ``equivariant``): replace one,
+    keep the others; written whole to a temporary file, then renamed."""
+    old = {}
+    if out.exists():
+        try:
+            old = json.loads(out.read_text())
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"{out}: not JSON ({e}); move it away first") from None
+    old[key] = value
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(old, indent=2) + "\n")
+    tmp.replace(out)
+
+
+# The issue's speed targets: matml's time over the peer's, at both cell sizes.
+EQUIVARIANT_TARGETS = {
+    ("mace-small", "mace"): 1 / 3,
+    ("mace-small", "mlip"): 1 / 3,
+    ("nequip-small", "nequix"): 1.0,
+    ("nequip-wide", "nequix"): 1.0,
+}
+
+
+def _same_model(timed: dict, trained: dict) -> bool:
+    """Whether a benchmark's model config is the timed one (keys of either, defaults
+    aside: a key missing on one side is not compared)."""
+    keys = set(timed) & set(trained)
+    return bool(keys) and all(timed[k] == trained[k] for k in keys)
+
+
+def equivariant(speed: dict, accuracy_dir: Path, commands: dict) -> dict:
+    """speed.py's record (matml rows + the mace, mlip, nequix anchors) -> the speed
+    table, the ratios against the targets, FLOPs, and the mlearn Si accuracy of each
+    timed configuration where ``matml bench mlearn`` has measured it."""
+    accuracy = {}
+    for path in sorted(accuracy_dir.glob("*.json")):
+        res = json.loads(path.read_text())
+        si = res.get("elements", {}).get("Si")
+        if not si or "config" not in res:
+            continue
+        for row in speed["rows"]:
+            if row["model_config"]["name"] == res["config"]["model"]["name"] and (
+                _same_model(row["model_config"], res["config"]["model"])
+            ):
+                accuracy[row["model"]] = {
+                    "file": str(path.relative_to(HERE.parent)),
+                    "energy_rmse_mev_per_atom": si["energy_rmse_mev_per_atom"],
+                    "force_mae_ev_per_a": si["force_mae_ev_per_a"],
+                    "train_seconds": si["train_seconds"],
+                }
+    ratios = []
+    for label, anchor in speed.get("anchors", {}).items():
+        peer = label.split(":")[0]
+        for c in anchor.get("comparison", []):
+            target = EQUIVARIANT_TARGETS.get((c["model"], peer))
+            ratio = c["time_ratio_matml_over_peer"]
+            ratios.append({
+                "model": c["model"], "peer": label, "atoms": c["atoms"],
+                "matml_us_per_atom_step": c["matml_us_per_atom_step"],
+                "peer_us_per_atom_step": c["peer_us_per_atom_step"],
+                "time_ratio_matml_over_peer": ratio,
+                "target_ratio_at_most": None if target is None else round(target, 4),
+                "meets_target": None if target is None else ratio <= target,
+            })  # fmt: skip
+    rows = []
+    for r in speed["rows"]:
+        inf = r["inference"]
+        rows.append({
+            "model": r["model"], "atoms": inf["atoms"], "n_params": r["n_params"],
+            "calculator_us_per_atom_step": inf["calculator"]["us_per_atom_step_median"],
+            "bare_us_per_atom_step": inf["bare"]["us_per_atom_step_median"],
+            "train_steps_per_s": r["train"]["steps_per_s_median"],
+            "flops_per_atom_step": inf.get("flops_per_atom_step"),
+            "bare_fraction_of_matmul_peak": inf.get("bare_fraction_of_matmul_peak"),
+            "bare_fraction_of_nominal_peak": inf.get("bare_fraction_of_nominal_peak"),
+            "mlearn_si": accuracy.get(r["model"]),
+        })  # fmt: skip
+    return {
+        "benchmark": "peers: matml's equivariant models beside mace-torch, mlip, nequix",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "protocol": speed.get("calculator_protocol"),
+        "cells": speed.get("cells"),
+        "rows": rows,
+        "ratios": ratios,
+        "targets": "matml / peer time: mace-small <= 1/3 of mace-torch and of mlip; "
+        "nequip-small and nequip-wide <= 1 of nequix's small and wide",
+        "machine": speed.get("machine"),
+        "versions": {"matml_venv": matml_versions()}
+        | {
+            label: {k: v for k, v in a.items() if k not in ("comparison", "cells")}
+            for label, a in speed.get("anchors", {}).items()
+        },  # fmt: skip
+        "commands": commands,
+    }
+
+
+def cmd_equivariant(a) -> None:
+    speed = json.loads(Path(a.speed).read_text())
+    commands = dict(item.partition("=")[::2] for item in a.command)
+    result = equivariant(speed, Path(a.accuracy), commands)
+    update_section(Path(a.out), "equivariant", result)
+    print("| model | peer | atoms | matml µs | peer µs | matml / peer | target |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in result["ratios"]:
+        target = r["target_ratio_at_most"]
+        print(
+            f"| {r['model']} | {r['peer']} | {r['atoms']} "
+            f"| {r['matml_us_per_atom_step']:.0f} | {r['peer_us_per_atom_step']:.0f} "
+            f"| {r['time_ratio_matml_over_peer']:.2f} "
+            f"| {'-' if target is None else f'<= {target:.2f}'} |"
+        )
+    print(f"wrote the 'equivariant' section of {a.out}")
 
 
 def main(argv=None) -> None:
@@ -352,8 +467,14 @@ def main(argv=None) -> None:
     m.add_argument("--speed", help="the output of `peers.py time`")
     m.add_argument("--command", action="append", default=[], metavar="NAME=CMD")
     m.add_argument("--out", default=str(HERE / "results" / "peers.json"))
+    e = sub.add_parser("equivariant", help="speed.py's record with its anchors")
+    e.add_argument("--speed", required=True, help="benchmarks/speed.py's output")
+    e.add_argument("--accuracy", default=str(HERE / "results" / "mlearn"),
+                   help="folder of `matml bench mlearn` results (<model>.json)")  # fmt: skip
+    e.add_argument("--command", action="append", default=[], metavar="NAME=CMD")
+    e.add_argument("--out", default=str(HERE / "results" / "peers.json"))
     a = p.parse_args(argv)
-    {"time": cmd_time, "merge": cmd_merge}[a.cmd](a)
+    {"time": cmd_time, "merge": cmd_merge, "equivariant": cmd_equivariant}[a.cmd](a)
 
 
 if __name__ == "__main__":

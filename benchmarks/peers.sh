@@ -1,5 +1,16 @@
 #!/usr/bin/env bash
-# matml beside ace-jax's linear ACE on mlearn, in one sitting (issue 12):
+# matml beside its peers, in one sitting; each suite writes its own section of
+# benchmarks/results/peers.json and keeps the other's.
+#
+# SUITE=equivariant (issue 13): benchmarks/speed.py times mace-small, nequip-small and
+#   nequip-wide, then runs ../shared/anchors/{mace,mlip,nequix}_speed.py, each in its
+#   own venv, straight after; peers.py equivariant adds the ratios against the targets,
+#   FLOPs per atom-step and the mlearn Si accuracy of each timed configuration (from
+#   benchmarks/results/mlearn/) -> section "equivariant".
+#     SUITE=equivariant MACE_VENV=... MLIP_VENV=... NEQUIX_VENV=... bash benchmarks/peers.sh
+#
+# SUITE=ace (the default; issue 12): matml beside ace-jax's linear ACE on mlearn
+#   -> section "ace":
 #   1. matml bench mlearn        (matml's venv): train + test per element
 #   2. ../shared/anchors/ace_fit.py  (ace-jax's own venv): fit + test per element, then
 #      time its Si model (energy + forces + stress) on the 64- and 512-atom Si cells
@@ -25,6 +36,9 @@
 #   ROUNDS, STEPS matml's timing: rounds x timed steps (default 3 x 20; ace-jax: 1 x STEPS)
 #   WORK          folder for the runs (default a new /tmp/matml-peers.XXXXXX, kept)
 #   OUT           the merged record (default <repo>/benchmarks/results/peers.json)
+#   SUITE=equivariant only: MACE_VENV, MLIP_VENV, NEQUIX_VENV (default /work/venv-mace,
+#                 /work/venv-mlip, /work/venv-nequix; a missing one is skipped with a
+#                 message), THREADS (default 2: mace-torch's best setting here)
 # Both processes use every core they may run on (XLA); `taskset -c 0 bash ...` restricts both.
 set -euo pipefail
 
@@ -44,6 +58,33 @@ OUT=${OUT:-$ROOT/benchmarks/results/peers.json}
 WORK=${WORK:-}
 
 die() { echo "peers.sh: $*" >&2; exit 1; }
+SUITE=${SUITE:-ace}
+if [[ $SUITE == equivariant ]]; then
+  [[ -x $MATML_VENV/bin/python ]] || die "no matml venv at $MATML_VENV (MATML_VENV)"
+  if [[ -z $WORK ]]; then WORK=$(mktemp -d /tmp/matml-peers.XXXXXX); fi
+  mkdir -p "$WORK" "$(dirname "$OUT")"
+  THREADS=${THREADS:-2}
+  speed_cmd=("$MATML_VENV/bin/python" benchmarks/speed.py --threads "$THREADS"
+    --models mace-small nequip-small nequip-wide --out "$WORK/speed_equivariant.json")
+  for peer in mace mlip nequix; do
+    var=${peer^^}_VENV
+    venv=${!var:-/work/venv-$peer}
+    if [[ -x $venv/bin/python ]]; then
+      speed_cmd+=(--anchor "$peer=$venv/bin/python")
+    else
+      echo "peers.sh: no $peer venv at $venv ($var): its anchor is skipped" >&2
+    fi
+  done
+  echo "+ ${speed_cmd[*]}"
+  "${speed_cmd[@]}" 2>&1 | tee "$WORK/speed_equivariant.log"
+  "$MATML_VENV/bin/python" benchmarks/peers.py equivariant \
+    --speed "$WORK/speed_equivariant.json" \
+    --command "peers=SUITE=equivariant THREADS=$THREADS bash benchmarks/peers.sh" \
+    --command "speed=${speed_cmd[*]}" --out "$OUT"
+  echo "peers.sh: runs kept in $WORK"
+  exit 0
+fi
+[[ $SUITE == ace ]] || die "SUITE must be ace or equivariant, got '$SUITE'"
 case "$MODEL" in descriptor | linear) ;; *) die "MODEL must be descriptor or linear, got '$MODEL'" ;; esac
 [[ -x $ACE_VENV/bin/python ]] || die "no ace-jax venv at $ACE_VENV (ACE_VENV); make it with:
   python3.11 -m venv $ACE_VENV && $ACE_VENV/bin/pip install ace-jax ase"

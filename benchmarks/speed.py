@@ -104,6 +104,50 @@ def stats(times: list[list[float]], n_atoms: int) -> dict:
     }
 
 
+def xla_flops(fn, *args) -> float:
+    """Floating-point operations of one call, from the compiled function's cost analysis
+    (XLA's count: arithmetic of every op, gathers and scatters move data and count 0)."""
+    cost = fn.lower(*args).compile().cost_analysis()
+    if isinstance(cost, list | tuple):
+        cost = cost[0]
+    return float(cost.get("flops", float("nan")))
+
+
+def machine_peak() -> dict:
+    """The machine's float32 peak: nominal (cores x clock x FMA lanes, from /proc/cpuinfo)
+    and what XLA reaches on a dense 2048^3 matmul here (best of 5)."""
+    import jax
+    import jax.numpy as jnp
+
+    ghz, wide = None, False
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("cpu MHz") and ghz is None:
+                ghz = float(line.split(":")[1]) / 1e3
+            if line.startswith("flags"):
+                wide = " avx512f " in line
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0))
+    # two FMA ports per core, 16 (AVX-512) or 8 (AVX2) float32 lanes, 2 flops per FMA
+    lanes = 16 if wide else 8
+    nominal = cores * ghz * 2 * lanes * 2 if ghz else None
+    n = 2048
+    a = jnp.ones((n, n), jnp.float32)
+    f = jax.jit(lambda x, y: x @ y)
+    f(a, a).block_until_ready()
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        f(a, a).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return {
+        "nominal_gflops": round(nominal, 1) if nominal else None,
+        "nominal_basis": f"{cores} cores x {ghz} GHz x 2 FMA ports x {lanes} lanes x 2",
+        "matmul_gflops": round(2 * n**3 / best / 1e9, 1),
+    }
+
+
 def n_params(potential) -> int:
     import jax
     from flax import nnx
@@ -196,6 +240,7 @@ def time_inference(spec: dict, n_rep: int, repeats: int, steps: int):
     t0 = time.perf_counter()
     fn(state, graph).forces.block_until_ready()
     compile_s = time.perf_counter() - t0
+    flops = xla_flops(fn, state, graph)
     for _ in range(3):
         fn(state, graph).forces.block_until_ready()
     bare = []
@@ -230,6 +275,8 @@ def time_inference(spec: dict, n_rep: int, repeats: int, steps: int):
         "bare": stats(bare, n),
         "calculator": stats(calc, n),
         "calculator_shapes_compiled": len(atoms.calc.shapes_seen),
+        "flops_per_step": flops,
+        "flops_per_atom_step": round(flops / n),
     }
 
 
@@ -347,6 +394,7 @@ def main(argv=None) -> dict:
         anchors.append((label, name, python, int(threads) if threads else a.threads))
 
     info = machine_info(a.threads)
+    info["peak"] = machine_peak()
     t_start = time.perf_counter()
     rows = []
     for spec in MODELS:
@@ -364,13 +412,22 @@ def main(argv=None) -> dict:
             row["n_params"] = n_params(make_potential(spec, None))
             rows.append(row)
             inf = row["inference"]
+            # achieved rate on the bare call, as a fraction of the machine's peak
+            rate = inf["flops_per_step"] / (inf["bare"]["ms_per_step_median"] / 1e3)
+            inf["bare_gflops"] = round(rate / 1e9, 2)
+            for key in ("nominal", "matmul"):
+                peak = info["peak"][f"{key}_gflops"]
+                inf[f"bare_fraction_of_{key}_peak"] = (
+                    round(rate / 1e9 / peak, 4) if peak else None
+                )
             print(
                 f"{spec['name']:>10} {inf['atoms']:4d} atoms: "
                 f"train {row['train']['steps_per_s_median']:8.1f} steps/s "
                 f"(batch {batch}, compile {row['train']['compile_s']:.1f} s) | "
                 f"bare {inf['bare']['us_per_atom_step_median']:7.2f} "
                 f"calculator {inf['calculator']['us_per_atom_step_median']:7.2f} "
-                "µs/atom/step",
+                f"µs/atom/step | {inf['flops_per_atom_step'] / 1e6:.2f} MFLOP/atom, "
+                f"{inf['bare_fraction_of_matmul_peak']:.1%} of the matmul peak",
                 flush=True,
             )
     result = {
