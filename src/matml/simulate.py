@@ -24,7 +24,7 @@ def nve_drift(
 
     Returns the drift of the total energy (slope of a straight-line fit, meV/atom/ps),
     its RMS fluctuation about that line (meV/atom), the mean temperature (K), and the
-    time series.
+    time series (total energy per atom and temperature, every step).
     """
     atoms = atoms.copy()
     atoms.calc = calculator
@@ -63,4 +63,5 @@ def nve_drift(
         "timestep_fs": timestep_fs,
         "time_ps": t.tolist(),
         "total_energy_ev_per_atom": e.tolist(),
+        "temperature_K": [float(x) for x in temps],
     }
