@@ -30,6 +30,26 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
+def model_provenance(path: Path) -> dict:
+    """The saved model's header (architecture, E0s, best epoch) and, when the model is
+    a run folder's ``model.matml``, that run's training config (``run.json`` beside
+    it) and, from ``matml bench mlearn``'s ``results.json`` above it, its test errors."""
+    from matml.potential.serialization import read_header
+
+    header = read_header(path)
+    out = {k: header.get(k) for k in ("model", "model_config", "dtype", "extra")}
+    run = path.parent / "run.json"
+    if run.exists():
+        out["train_config"] = json.loads(run.read_text()).get("config", {}).get("train")
+    bench = path.parent.parent / "results.json"
+    if bench.exists():
+        row = json.loads(bench.read_text()).get("elements", {}).get(path.parent.name)
+        if row:
+            keys = ("energy_rmse_mev_per_atom", "force_mae_ev_per_a", "train_seconds")
+            out["mlearn_test"] = {k: row.get(k) for k in keys}
+    return out
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="a saved .matml model for Si")
@@ -84,6 +104,7 @@ def main(argv=None) -> dict:
         "wall_seconds": round(wall, 1),
         "us_per_atom_step": round(wall / steps / n * 1e6, 2),
         "calculator_shapes_compiled": len(calc.shapes_seen),
+        "model_header": model_provenance(Path(a.model)),
         "command": shlex.join(
             [
                 "python",
@@ -103,7 +124,7 @@ def main(argv=None) -> dict:
     axes[0, 0].plot(t, (e - e[0]) * 1e3, lw=0.8)
     axes[0, 0].set_xlabel("time (ps)")
     axes[0, 0].set_ylabel("total energy - start (meV/atom)")
-    axes[0, 0].set_title(f"drift {record['drift_mev_per_atom_per_ps']:.3f} meV/atom/ps")
+    axes[0, 0].set_title(f"drift {record['drift_mev_per_atom_per_ps']:.2g} meV/atom/ps")
     axes[0, 1].plot(t, temps, lw=0.8, color="C3")
     axes[0, 1].axhline(a.temperature, color="k", lw=0.6, ls="--")
     axes[0, 1].set_xlabel("time (ps)")
