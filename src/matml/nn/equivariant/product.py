@@ -40,8 +40,8 @@ class SymmetricContraction(nnx.Module):
 
     Evaluated as MACE does, from the highest order down: the weights are contracted
     with ``U`` once per call (no node axis), then each order costs one contraction of
-    an ``[N, C, D^nu, M]`` array with ``A`` and the lower order's weighted basis is
-    added before the next.
+    a ``[C, N, D^nu M]`` array with ``A`` and the lower order's weighted basis is
+    added before the next; channels are the leading (batch) axis throughout.
 
     Args:
         irreps_in: one-channel irreps of ``A``, e.g. ``0e + 1o + 2e + 3o``.
@@ -99,29 +99,39 @@ class SymmetricContraction(nnx.Module):
         """``blocks`` of ``channels x irreps_in`` -> blocks of ``channels x irreps_out``."""
         a = jnp.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]  # [N,D,C]
         dtype = a.dtype
+        n, d, c = a.shape
+        s = self.n_species
+        # channels first: every contraction is then a matmul batched over the leading
+        # channel axis (XLA's CPU backend runs that without transposing the large
+        # [C, N, D^(nu-1) M] intermediates; about 1.5-2x faster than channels last)
+        ac = jnp.transpose(a, (2, 0, 1))  # [C, N, D]
         onehot = None
-        if self.n_species > 1:
-            onehot = jax.nn.one_hot(species, self.n_species, dtype=dtype)
+        if s > 1:
+            onehot = jax.nn.one_hot(species, s, dtype=dtype)  # [N, S]
+            # the species' weights are selected in the first contraction: A's D axis
+            # spread over S blocks, zero but for each node's species
+            first = (ac[:, :, None, :] * onehot[None, :, :, None]).reshape(c, n, s * d)
+        else:
+            first = ac
         out = []
         for (_, ir), ws in zip(self.irreps_out, self.weights, strict=True):
 
             def weighted(nu, ws=ws, ir=str(ir)):
-                # U^nu contracted with the weights: [S, D..., M, C]
+                # U^nu contracted with the weights: [C, S, D^nu * M]
                 u = jnp.asarray(symmetric_basis(str(self.irreps_in), nu, ir), dtype)
-                return jnp.einsum("...km,skc->s...mc", u, ws[nu - 1][...])
+                w = jnp.einsum("...km,skc->cs...m", u, ws[nu - 1][...])
+                return w.reshape(c, s, -1)
 
-            top = weighted(self.correlation)  # [S, D^nu, M, C]
-            if onehot is None:  # one species: the first contraction has no node axis
-                t = jnp.einsum("...dmc,ndc->n...mc", top[0], a)
-            else:
-                t = jnp.einsum("s...dmc,ns,ndc->n...mc", top, onehot, a)
+            m = e3nn.Irrep(ir).dim
+            # U is symmetric in its D axes: contract the first, [C, N, D^(nu-1) M]
+            top = weighted(self.correlation).reshape(c, s * d, -1)
+            t = jnp.einsum("cnk,ckx->cnx", first, top)
             for nu in range(self.correlation - 1, 0, -1):
-                low = weighted(nu)
+                low = weighted(nu)  # [C, S, D^nu M]
                 if onehot is None:
-                    t = t + low[0][None]
+                    t = t + low
                 else:
-                    t = t + jnp.einsum("s...,ns->n...", low, onehot)
-                # contract the last D axis with A: [N, D^(nu-1), D, M, C] x [N, D, C]
-                t = jnp.einsum("n...dmc,ndc->n...mc", t, a)
-            out.append(t)  # [N, M, C]
+                    t = t + jnp.einsum("ns,csx->cnx", onehot, low)
+                t = jnp.einsum("cnd,cndx->cnx", ac, t.reshape(c, n, d, -1))
+            out.append(jnp.transpose(t.reshape(c, n, m), (1, 2, 0)))  # [N, M, C]
         return tuple(out)
