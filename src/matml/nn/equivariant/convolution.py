@@ -107,18 +107,35 @@ class Convolution(nnx.Module):
             radial: radial embedding ``[E, n_basis]`` (zero on padded edges).
             senders, receivers: ``[E]`` edge ends (receivers sorted).
         """
-        weights = self.radial(radial)  # [E, sum of path multiplicities]
+        # the radial MLP up to its last layer; the last layer per path (a slice of its
+        # kernel each), so that the backward pass sums one small matmul per path
+        # rather than padding every path's cotangent to the full weight width
+        h = radial
+        for layer in self.radial.layers[:-1]:
+            h = self.radial.act(layer(h))
+        kernel = self.radial.layers[-1].kernel[...]
+
+        def path_weights(w0, u):
+            return h @ kernel[:, w0 : w0 + u]
+
         return self.messages(
-            blocks, harmonics, weights, senders, receivers, avg_num_neighbors
+            blocks, harmonics, path_weights, senders, receivers, avg_num_neighbors
         )
 
     def messages(
         self, blocks, harmonics, weights, senders, receivers, avg_num_neighbors
     ):
-        """:meth:`__call__` with the radial weights ``[E, n_weights]`` given."""
+        """:meth:`__call__` with the radial weights given: ``[E, n_weights]``, or a
+        function ``(first, count) -> [E, count]`` of their columns."""
         n = blocks[0].shape[0]
-        e = weights.shape[0]
+        if not callable(weights):
+            array = weights
+
+            def weights(w0, u):
+                return array[:, w0 : w0 + u]
+
         flat = concat_flat(blocks)[senders]  # one gather
+        e = flat.shape[0]
         edge_blocks = split_flat(self.irreps_in, flat)
         dtype = flat.dtype
         out = []
@@ -127,7 +144,7 @@ class Convolution(nnx.Module):
             x = edge_blocks[i]  # [E, d1, u]
             cg = coupling(self.irreps_in[i].ir.l, l2, e3nn.Irrep(ir3).l)
             u = x.shape[2]
-            r = weights[:, None, w0 : w0 + u]  # [E, 1, u]
+            r = weights(w0, u)[:, None, :]  # [E, 1, u]
             w0 += u
             t = jnp.einsum("eb,abc->eac", harmonics[l2], jnp.asarray(cg, dtype))
             # [E, d3, u]: channels innermost, a few fused multiply-adds
