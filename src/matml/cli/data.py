@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
     )
     data_app.command("fetch")(fetch)
     data_app.command("info")(info)
+    data_app.command("prepare")(prepare)
     app.add_typer(data_app, name="data")
 
 
@@ -145,3 +146,47 @@ def info(
     if check:
         lines.append(f"checked     ok (finite, cells, distances >= {MIN_DISTANCE} Å)")
     typer.echo("\n".join(lines))
+
+
+def prepare(
+    files: list[Path] = typer.Argument(
+        ..., help="Structure files (mlearn JSON, extxyz, ...), read one at a time."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="The store (a new folder)."),
+    cutoff: float = typer.Option(
+        5.0, help="Neighbour-list cutoff, Å: the model's model.cutoff."
+    ),
+    format: str | None = typer.Option(
+        None, "--format", "-f", help="mlearn, extxyz or an ase.io format."
+    ),
+    energy_key: str = typer.Option(keys.EXTXYZ_ENERGY, help="Energy key (extxyz)."),
+    forces_key: str = typer.Option(keys.EXTXYZ_FORCES, help="Forces key (extxyz)."),
+    stress_key: str = typer.Option(keys.EXTXYZ_STRESS, help="Stress key (extxyz)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing store."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Neighbour-list structure files once into a graph store on disk, for training
+    on data sets larger than memory (set data.train to the store's folder).
+
+    Example: matml data prepare train_*.xyz --out train.store --cutoff 5.0
+    """
+    from matml.data.store import prepare_store
+
+    store = prepare_store(
+        files,
+        out,
+        cutoff,
+        format=format,
+        overwrite=overwrite,
+        progress=progress,
+        energy_key=energy_key,
+        forces_key=forces_key,
+        stress_key=stress_key,
+    )
+    h = store.header
+    size = sum(f["bytes"] for f in h["files"].values())
+    typer.echo(
+        f"store {out}: {h['n_structures']:,} structures, {h['n_atoms']:,} atoms, "
+        f"{h['n_edges']:,} edges (cutoff {h['cutoff']} Å), species "
+        f"{', '.join(h['species'])}, {size / 2**20:.1f} MiB"
+    )

@@ -33,6 +33,26 @@ def train(
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    devices: Annotated[
+        str | None,
+        typer.Option(
+            help="Override train.devices: 'auto' (every device present) or a number "
+            "(data parallel; the global batch and learning rate stay the same)."
+        ),
+    ] = None,
+    coordinator: Annotated[
+        str | None,
+        typer.Option(
+            help="Several processes: host:port of process 0 (or MATML_COORDINATOR, "
+            "or SLURM's variables)."
+        ),
+    ] = None,
+    num_processes: Annotated[
+        int | None, typer.Option(help="Several processes: how many.")
+    ] = None,
+    process_id: Annotated[
+        int | None, typer.Option(help="Several processes: this one's rank.")
+    ] = None,
 ) -> None:
     """Train a potential; writes model.matml, metrics.csv/json, plots and run.json.
 
@@ -46,6 +66,16 @@ def train(
     cfg = load_config(config)
     if epochs is not None:
         cfg.train.epochs = epochs
+    if devices is not None:
+        from matml.train.config import from_dict
+
+        raw = cfg.to_dict()
+        raw["train"]["devices"] = devices if devices == "auto" else _number(devices)
+        cfg = from_dict(raw, file=f"--devices {devices}")
+    for key, value in (("coordinator", coordinator), ("num_processes", num_processes),
+                       ("process_id", process_id)):  # fmt: skip
+        if value is not None:
+            cfg.distributed[key] = value
     out = out or Path("runs") / config.stem
     try:
         results = train_from_config(cfg, out, resume=resume, progress=progress)
@@ -56,7 +86,17 @@ def train(
         raise type(err)(
             err.message, file=str(config), entry=err.entry, field=err.field
         ) from None
-    _print_results(results, out)
+    from matml.train.distributed import is_main
+
+    if is_main():
+        _print_results(results, out)
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return text  # refused, with its name, by the config check
 
 
 def _print_results(results: dict, out: Path) -> None:

@@ -21,7 +21,10 @@ __all__ = [
     "collate",
     "Buckets",
     "GraphLoader",
+    "ShardedLoader",
     "atoms_to_graph",
+    "prefetch",
+    "stack",
     "round_up",
     "bucket",
     "NODE_MULTIPLE",
@@ -135,8 +138,17 @@ class Buckets:
     @classmethod
     def for_dataset(cls, dataset: Dataset, batch_size: int, n_buckets: int = 4):
         """Buckets spanning the smallest to the largest possible batch of ``dataset``."""
-        nn = np.sort([s.n_node for s in dataset.structures])
-        ne = np.sort([s.n_edge for s in dataset.structures])
+        return cls.for_datasets([dataset], batch_size, n_buckets)
+
+    @classmethod
+    def for_datasets(
+        cls, datasets: Sequence[Dataset], batch_size: int, n_buckets: int = 4
+    ):
+        """Buckets for batches of any of ``datasets`` (each read without its structures
+        when it is a store)."""
+        sizes = [d.sizes() for d in datasets if d is not None and len(d)]
+        nn = np.sort(np.concatenate([s[0] for s in sizes]))
+        ne = np.sort(np.concatenate([s[1] for s in sizes]))
         k = min(batch_size, len(nn))
         hi_n, hi_e = int(nn[-k:].sum()) + 1, int(ne[-k:].sum())
         lo_n, lo_e = int(nn[:k].sum()) + 1, int(ne[:k].sum())
@@ -252,3 +264,100 @@ def atoms_to_graph(
         n_edge or round_up(E, EDGE_MULTIPLE),
         n_graph or len(atoms_list) + 1,
     )
+
+
+def stack(graphs: Sequence[AtomsGraph]) -> AtomsGraph:
+    """Graphs of one padded shape stacked on a new leading (device) axis."""
+    return AtomsGraph(*(np.stack(fields) for fields in zip(*graphs, strict=True)))
+
+
+class ShardedLoader(GraphLoader):
+    """Global batches split across devices: each batch of ``batch_size`` structures (in
+    :class:`GraphLoader`'s order, so the same for any device count) is cut into
+    ``n_shards`` sub-batches of ``ceil(batch_size / n_shards)`` structures, all padded
+    to one bucket shape (the smallest that fits the largest of them: one compile).
+
+    Yields the sub-batches of ``local`` (the shards of this process's devices) stacked
+    on a leading axis; only their structures are read (a store is read in part).
+    ``buckets`` must be sized for sub-batches (``Buckets.for_dataset(d, sub_batch)``).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        n_shards: int,
+        local: Sequence[int] | None = None,
+        **kwargs,
+    ):
+        super().__init__(dataset, batch_size, **kwargs)
+        self.n_shards = int(n_shards)
+        self.sub_batch = math.ceil(self.batch_size / self.n_shards)
+        self.local = list(range(self.n_shards) if local is None else local)
+        self._n_node, self._n_edge = dataset.sizes()
+
+    def __iter__(self) -> Iterator[AtomsGraph]:
+        idx = self.order()
+        b = self.sub_batch
+        for start in range(0, len(idx), self.batch_size):
+            chunk = idx[start : start + self.batch_size]
+            pieces = [chunk[k * b : (k + 1) * b] for k in range(self.n_shards)]
+            N = max(int(self._n_node[p].sum()) for p in pieces)
+            E = max(int(self._n_edge[p].sum()) for p in pieces)
+            n_node, n_edge = self.buckets.pick(N, E)
+            yield stack(
+                [
+                    collate(
+                        [self.dataset.structures[i] for i in pieces[k]],
+                        n_node,
+                        n_edge,
+                        self.buckets.n_graph,
+                    )
+                    for k in self.local
+                ]
+            )
+
+
+def prefetch(iterable, depth: int = 2) -> Iterator:
+    """Iterate ``iterable`` in a background thread, ``depth`` items ahead (reading
+    and padding the next batches while the device works on this one). An exception in
+    the thread is raised here; leaving the loop early stops the thread."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(int(depth), 1))
+    stop = threading.Event()
+    done = object()
+
+    def work():
+        try:
+            for item in iterable:
+                while not stop.is_set():
+                    try:
+                        q.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((True, done))
+        except BaseException as err:  # handed over to the consumer
+            q.put((False, err))
+
+    thread = threading.Thread(target=work, name="matml-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)

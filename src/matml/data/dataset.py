@@ -143,9 +143,49 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.structures)
 
+    @property
+    def lazy(self) -> bool:
+        """Whether the structures are read from a store on demand (not in memory)."""
+        return hasattr(self.structures, "subset")
+
+    def sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Atoms and edges of each structure, without reading a stored one."""
+        if self.lazy:
+            return self.structures.n_node, self.structures.n_edge
+        return (
+            np.array([s.n_node for s in self.structures], np.int64),
+            np.array([s.n_edge for s in self.structures], np.int64),
+        )
+
+    def energies(self) -> np.ndarray:
+        """Reference energy of each structure (NaN where absent), eV."""
+        if self.lazy:
+            return self.structures.graph_field("energy").astype(np.float64)
+        return np.array(
+            [np.nan if s.energy is None else s.energy for s in self.structures],
+            np.float64,
+        )
+
+    def force_squares(self) -> tuple[float, int]:
+        """Sum of squared force components and their number, over structures with
+        forces."""
+        if self.lazy:
+            has = self.structures.graph_field("has_forces").astype(bool)
+            n = int(np.sum(self.structures.n_node[has])) * 3
+            return float(np.sum(self.structures.graph_field("force_sq"))), n
+        forces = [s.forces for s in self.structures if s.forces is not None]
+        if not forces:
+            return 0.0, 0
+        f = np.concatenate(forces)
+        return float(np.sum(f**2)), f.size
+
     def __getitem__(self, index):
         if isinstance(index, slice | list | np.ndarray):
             idx = np.arange(len(self))[index] if isinstance(index, slice) else index
+            if self.lazy:
+                return Dataset(
+                    self.structures.subset(idx), self.cutoff, self.species, self.name
+                )
             return Dataset(
                 [self.structures[i] for i in idx],
                 self.cutoff,
@@ -166,6 +206,19 @@ class Dataset:
     def require(self, *, forces: bool = False, energy: bool = True) -> None:
         """Raise if a structure lacks a target that the loss needs, or holds a bad one
         (the rule of :func:`matml.io.validate.check_target`)."""
+        if self.lazy:  # a store's values were checked when it was prepared
+            if forces:
+                has = self.structures.graph_field("has_forces").astype(bool)
+                if not has.all():
+                    i = int(self.structures.index[np.argmin(has)])
+                    raise InputError(
+                        "has no forces, and the loss needs them (train.forces_weight "
+                        "> 0)",
+                        file=self.name,
+                        entry=i,
+                        field=keys.FORCES,
+                    )
+            return
         for i, s in enumerate(self.structures):
 
             def err(message, field, i=i):

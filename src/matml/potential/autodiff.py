@@ -40,7 +40,9 @@ def predict(potential, graph: AtomsGraph, *, stress: bool = True) -> Predictions
         energy = jax.ops.segment_sum(node_e, graph.node_graph, G)
         return jnp.sum(energy), (energy, node_e)
 
-    strain = jnp.zeros((G, 3, 3), dtype)
+    # zeros made from the graph, not from nothing: under shard_map a value that does
+    # not vary across devices would get its gradient summed over all of them
+    strain = jnp.zeros_like(graph.cell, dtype) * graph.cell.astype(dtype)
     argnums = (0, 1) if stress else 0
     grads, (energy, node_e) = jax.grad(total_energy, argnums=argnums, has_aux=True)(
         graph.positions, strain

@@ -12,6 +12,8 @@ __all__ = ["species_counts", "fit_e0", "fit_scale_shift", "fit_model_statistics"
 def species_counts(dataset: Dataset) -> np.ndarray:
     """Number of atoms of each species in each structure [G, S]."""
     S = len(dataset.species)
+    if dataset.lazy:
+        return dataset.structures.species_counts()
     return np.stack([np.bincount(s.species, minlength=S) for s in dataset.structures])
 
 
@@ -22,7 +24,7 @@ def fit_e0(dataset: Dataset) -> np.ndarray:
     norm solution is taken. A species absent from the data gets E0 = 0.
     """
     counts = species_counts(dataset).astype(np.float64)
-    energy = np.array([s.energy for s in dataset.structures], dtype=np.float64)
+    energy = dataset.energies()
     e0, *_ = np.linalg.lstsq(counts, energy, rcond=None)
     e0[counts.sum(axis=0) == 0] = 0.0
     return e0
@@ -33,12 +35,12 @@ def fit_scale_shift(dataset: Dataset, e0: np.ndarray) -> tuple[float, float]:
     spread of per-atom energies where there are no forces). Both in eV."""
     counts = species_counts(dataset)
     n = counts.sum(axis=1)
-    energy = np.array([s.energy for s in dataset.structures], dtype=np.float64)
+    energy = dataset.energies()
     per_atom = (energy - counts @ e0) / n
     shift = float(per_atom.mean())
-    forces = [s.forces for s in dataset.structures if s.forces is not None]
-    if forces:
-        scale = float(np.sqrt(np.mean(np.concatenate(forces) ** 2)))
+    f_sq, f_n = dataset.force_squares()
+    if f_n:
+        scale = float(np.sqrt(f_sq / f_n))
     else:
         scale = float(per_atom.std())
     if not np.isfinite(scale) or scale < 1e-6:

@@ -58,6 +58,8 @@ class TrainConfig:
     stress_weight: float = 0.0  # on (eV/Å^3)^2
     max_seconds: float | None = None  # stop (cleanly) after this long
     n_buckets: int = 4
+    # data parallel: "auto" (every device present, on every process) or a number
+    devices: Any = "auto"
     # a second stage, as MACE's: the last `stage_two_fraction` of the epochs (or of
     # max_seconds, whichever comes first) trains with these loss weights (None: the
     # first stage's); the best model is then chosen among its epochs
@@ -74,6 +76,9 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
     dtype: str = "float32"
+    # several processes (hosts): coordinator "host:port", num_processes, process_id,
+    # timeout (s); the environment (MATML_*, SLURM) may give them instead
+    distributed: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -89,7 +94,7 @@ def from_dict(raw: dict, file: str | None = None) -> RunConfig:
     """Build a :class:`RunConfig`, refusing unknown keys with a line naming them."""
     if not isinstance(raw, dict):
         raise ConfigError("the config must be a mapping", file=file)
-    top = {"data", "model", "train", "seed", "dtype"}
+    top = {"data", "model", "train", "seed", "dtype", "distributed"}
     for k in raw:
         if k not in top:
             raise ConfigError(
@@ -129,6 +134,10 @@ def from_dict(raw: dict, file: str | None = None) -> RunConfig:
         options=model,
     )
     cfg.seed = seed
+    dist = raw.get("distributed") or {}
+    if not isinstance(dist, dict):
+        raise ConfigError("must be a mapping", file=file, field="distributed")
+    cfg.distributed = dict(dist)
     cfg.dtype = str(raw.get("dtype", "float32"))
     if cfg.dtype not in ("float32", "float64"):
         raise ConfigError("must be float32 or float64", file=file, field="dtype")
@@ -196,6 +205,18 @@ def _check(cfg: RunConfig, file) -> None:
         raise ConfigError("must be in [0, 1)", file=file, field="data.valid_fraction")
     if cfg.model.cutoff <= 0:
         raise ConfigError("must be positive", file=file, field="model.cutoff")
+    if t.devices != "auto":
+        try:
+            ok = int(t.devices) == float(t.devices) and int(t.devices) >= 1
+        except (TypeError, ValueError):
+            ok = False
+        if not ok or isinstance(t.devices, bool):
+            raise ConfigError(
+                f"must be 'auto' or a number of devices >= 1, not {t.devices!r}",
+                file=file,
+                field="train.devices",
+            )
+        t.devices = int(t.devices)
     if not 0 <= t.ema_decay < 1:
         raise ConfigError("must be in [0, 1)", file=file, field="train.ema_decay")
     _check_model(cfg.model, file)

@@ -287,9 +287,7 @@ def fit_linear(
         bar = tqdm(total=len(train) + (len(valid) if valid else 0), desc="linear fit",
                    unit="structure", leave=False)  # fmt: skip
     tick = bar.update if bar is not None else None
-    both = Dataset(train.structures + (valid.structures if valid else []),
-                   train.cutoff, train.species)  # fmt: skip
-    buckets = Buckets.for_dataset(both, 1, 4)
+    buckets = Buckets.for_datasets([train, valid], 1, 4)
     with precision(potential.dtype):
         fit = _system(potential, train, weights, buckets, tick)
         score = fit  # without a validation split: the training loss, reported only

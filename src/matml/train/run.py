@@ -61,8 +61,9 @@ def _e0_array(cfg: RunConfig, train, species) -> np.ndarray:
 
 def _comparable(d: dict) -> dict:
     d = copy.deepcopy(d)
-    for k in ("epochs", "max_seconds"):
+    for k in ("epochs", "max_seconds", "devices"):  # a resumed run may change these
         d.get("train", {}).pop(k, None)
+    d.pop("distributed", None)
     return d
 
 
@@ -80,9 +81,26 @@ def train_from_config(
     ``train_atoms`` / ``test_atoms`` may be given directly instead of files.
     """
     from matml.potential import precision
+    from matml.train.distributed import (
+        initialize,
+        is_main,
+        make_mesh,
+        resolve_processes,
+    )
 
     if isinstance(cfg, dict):
         cfg = from_dict(cfg)
+    # processes and devices first: a bad setting fails before anything is written
+    try:
+        initialize(resolve_processes(cfg.distributed))
+    except RuntimeError as err:  # JAX had started already
+        raise ConfigError(
+            f"jax.distributed cannot start: {str(err).splitlines()[0]}",
+            field="distributed",
+        ) from None
+    make_mesh(cfg.train.devices)
+    if not is_main():  # only process 0 writes; the others read and compute
+        return _train(cfg, Path(out_dir), resume, progress, train_atoms, test_atoms)
     out_dir = Path(out_dir)
     fresh = not out_dir.exists()
     before = set() if fresh else set(out_dir.iterdir())
@@ -164,22 +182,36 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
                 "and train.max_seconds may change)",
                 file=saved,
             )
-    if train_atoms is None:
+    from matml.data.store import GraphStore, is_store
+    from matml.train.distributed import is_main
+
+    main = is_main()
+    store = train_atoms is None and is_store(cfg.data.train)
+    if store:  # a prepared store: read lazily, never whole
+        full = GraphStore(cfg.data.train).dataset(cfg.model.cutoff)
+        species, train_name = list(full.species), cfg.data.train
+    elif train_atoms is None:
         if not cfg.data.train:
             raise ConfigError("no training data given", field="data.train")
         train_atoms, train_name = read_source(cfg.data.train, cfg, "training")
     else:
         train_name = "training structures"
-    if not len(train_atoms):
+    if not store and not len(train_atoms):
         raise InputError("holds no structures", file=train_name)
-    if test_atoms is None and cfg.data.test:
+    test = None
+    if test_atoms is None and is_store(cfg.data.test):
+        test = GraphStore(cfg.data.test).dataset(cfg.model.cutoff)
+    elif test_atoms is None and cfg.data.test:
         test_atoms, _ = read_source(cfg.data.test, cfg, "test")
 
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
-    species = sorted({s for a in train_atoms for s in a.get_chemical_symbols()})
-    full = Dataset.from_atoms(
-        train_atoms, cfg.model.cutoff, species, name=train_name, progress=progress
-    )
+    if not store:
+        species = sorted({s for a in train_atoms for s in a.get_chemical_symbols()})
+        full = Dataset.from_atoms(
+            train_atoms, cfg.model.cutoff, species, name=train_name, progress=progress
+        )
+    if test is not None:
+        test = GraphStore(cfg.data.test).dataset(cfg.model.cutoff, species)
     full.require(forces=cfg.train.forces_weight > 0)
     train, valid = full.split(cfg.data.valid_fraction, seed=cfg.data.split_seed)
     if len(train) == 0:
@@ -201,17 +233,19 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         dtype=dtype,
         rngs=cfg.seed,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        with atomic_path(saved) as tmp:
-            tmp.write_text(yaml.safe_dump(resolved, sort_keys=False))
-    write_provenance(out_dir, resolved, cfg.seed)
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            with atomic_path(saved) as tmp:
+                tmp.write_text(yaml.safe_dump(resolved, sort_keys=False))
+        write_provenance(out_dir, resolved, cfg.seed)
     header = {"e0": dict(zip(species, map(float, e0), strict=True)), "scale": scale}
     t0 = time.perf_counter()
     fit_model_statistics(potential, train, cfg.train.batch_size)
-    if cfg.model.name == "linear":
-        results, history = _fit_linear(cfg, potential, train, valid, out_dir, header,
-                                       progress), None  # fmt: skip
+    if cfg.model.name == "linear":  # one process fits it (a closed form)
+        results = _fit_linear(cfg, potential, train, valid, out_dir, header,
+                              progress) if main else {}  # fmt: skip
+        history = None
     else:
         if getattr(potential.model, "linear", False) is True and not resume:
             fit = fit_linear_part(cfg, potential, train, valid, progress)
@@ -239,19 +273,16 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         n_train=len(train),
         n_valid=len(valid),
     )
-    test = None
+    if not main:  # process 0 evaluates and writes the results
+        return results
     if test_atoms is not None:
         test = Dataset.from_atoms(test_atoms, cfg.model.cutoff, species, name="test")
     # one set of padded shapes for the validation and test sets: each compiled once
-    held_out = (valid.structures if len(valid) else []) + (
-        test.structures if test is not None else []
-    )
+    held_out = [d for d in (valid, test) if d is not None and len(d)]
     buckets = None
     if held_out:
-        buckets = Buckets.for_dataset(
-            Dataset(held_out, cfg.model.cutoff, species),
-            cfg.train.batch_size,
-            cfg.train.n_buckets,
+        buckets = Buckets.for_datasets(
+            held_out, cfg.train.batch_size, cfg.train.n_buckets
         )
     valid_eval = None
     if len(valid):

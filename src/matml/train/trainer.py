@@ -18,7 +18,7 @@ import optax
 from flax import nnx
 
 from matml._files import remove_temporaries
-from matml.data import AtomsGraph, Buckets, Dataset, GraphLoader
+from matml.data import AtomsGraph, Buckets, Dataset, GraphLoader, prefetch
 from matml.errors import InputError, TrainingError
 from matml.potential import Potential, precision, predict, save
 from matml.train.checkpoint import (
@@ -74,9 +74,15 @@ class _State(NamedTuple):
 
 
 @lru_cache(maxsize=8)
-def _compiled(graphdef, spec: _Spec):
+def _compiled(graphdef, spec: _Spec, mesh=None):
     """Jitted training and evaluation steps, shared by trainers of the same model and
     settings (a resumed run, or tests, do not compile again).
+
+    With a ``mesh``, both run data-parallel under ``shard_map``: each device takes its
+    own padded sub-batch (the graph's leading axis), and the loss terms and error sums
+    (sums and counts, so exactly those of the whole global batch) are summed across
+    devices with ``psum`` before the loss is formed; the gradient of replicated
+    parameters is then the sum over devices, and every device applies the same update.
 
     Both add into device-side running sums (loss terms as ``(sum, count)`` pairs, and
     error sums), so the loop never waits on the device within an epoch. The loss
@@ -104,9 +110,21 @@ def _compiled(graphdef, spec: _Spec):
         stress = w[2] if use_stress else 0.0
         return weighted_loss(terms, {"energy": w[0], "forces": w[1], "stress": stress})
 
+    if mesh is None:
+        reduce = unstack = lambda x: x  # noqa: E731
+    else:
+        from matml.train.distributed import AXIS
+
+        def reduce(x):
+            return jax.lax.psum(x, AXIS)
+
+        def unstack(graph):  # this device's sub-batch, without the device axis
+            return jax.tree_util.tree_map(lambda a: a[0], graph)
+
     def loss_fn(params, consts, graph, w):
+        graph = unstack(graph)
         pred = predict(nnx.merge(graphdef, params, consts), graph, stress=use_stress)
-        sums = sums_of(pred, graph)
+        sums = reduce(sums_of(pred, graph))
         return weighted(sums["terms"], w), sums
 
     def step(state: _State, consts, graph, count, acc, w):
@@ -123,20 +141,47 @@ def _compiled(graphdef, spec: _Spec):
         return _State(params, opt_state, ema), acc
 
     def evaluate(params, consts, graph, acc):
+        graph = unstack(graph)
         pred = predict(nnx.merge(graphdef, params, consts), graph, stress=True)
-        sums = sums_of(pred, graph)
+        sums = reduce(sums_of(pred, graph))
         return jax.tree_util.tree_map(jnp.add, acc, sums)
 
     def loss_of(acc, w):
         return weighted(acc["terms"], w)
 
+    if mesh is not None:
+        from jax.sharding import PartitionSpec as P
+
+        from matml.train.distributed import AXIS
+
+        r, d = P(), P(AXIS)
+        step = jax.shard_map(
+            step, mesh=mesh, in_specs=(r, r, d, r, r, r), out_specs=(r, r)
+        )
+        evaluate = jax.shard_map(
+            evaluate, mesh=mesh, in_specs=(r, r, d, r), out_specs=r
+        )
     return jax.jit(step), jax.jit(evaluate), tx, schedule, loss_of
+
+
+def _local(tree):
+    """A replicated tree as host arrays (this process's copy: across processes a
+    replicated array is not addressable whole)."""
+
+    def one(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            x = x.addressable_shards[0].data
+        return np.asarray(x)
+
+    return jax.tree_util.tree_map(one, tree)
 
 
 def _host(acc, loss_of, weights) -> tuple[float, dict]:
     """The loss and error metrics of running sums (one transfer)."""
     if acc is None:
         return math.nan, {}
+    if any(not x.is_fully_addressable for x in jax.tree_util.tree_leaves(acc)):
+        acc = _local(acc)
     loss, errors = jax.device_get((loss_of(acc, weights), acc["errors"]))
     return float(loss), metrics_from_sums(errors)
 
@@ -175,6 +220,13 @@ class Trainer:
         self.progress = progress
         self.dtype = jnp.dtype(dtype or potential.dtype)
         self.header = header or {}
+        from matml.train.distributed import is_main, make_mesh
+
+        # data parallel over a mesh of devices, or None (one device, plain jit)
+        self.mesh = make_mesh(getattr(config, "devices", 1))
+        self.main = is_main()  # process 0 writes the files and shows progress
+        self.progress = progress and self.main
+        self.n_devices = 1 if self.mesh is None else self.mesh.size
         self.graphdef, self.params, self.consts = nnx.split(potential, nnx.Param, ...)
         self.ema = None
         self.state: _State | None = None
@@ -220,26 +272,54 @@ class Trainer:
             ema_decay=c.ema_decay,
             dtype=self.dtype.name,
         )
-        self._fns = _compiled(self.graphdef, spec)
+        self._fns = _compiled(self.graphdef, spec, self.mesh)
         self.tx, self.schedule = self._fns[2], self._fns[3]
         self._compiles_before = self._fns[0]._cache_size()
         with precision(self.dtype):
             params = jax.tree_util.tree_map(jnp.array, self.params)
-            self.state = _State(
-                params, self.tx.init(params), jax.tree_util.tree_map(jnp.array, params)
+            self.state = self._replicate(
+                _State(
+                    params,
+                    self.tx.init(params),
+                    jax.tree_util.tree_map(jnp.array, params),
+                )
             )
+            self._consts = self._replicate(self.consts)
         self._steps, self._acc = 0, None
+
+    def _replicate(self, tree):
+        """``tree`` copied onto every device of the mesh (as is without one)."""
+        if self.mesh is None:
+            return tree
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec()))
+
+    def _global(self, graph: AtomsGraph) -> AtomsGraph:
+        """This process's stacked sub-batches as one array sharded over the mesh."""
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        from matml.train.distributed import AXIS
+
+        sharding = NamedSharding(self.mesh, PartitionSpec(AXIS))
+        return jax.tree_util.tree_map(
+            lambda a: jax.make_array_from_process_local_data(sharding, a), graph
+        )
+
+    def _feed(self, graph: AtomsGraph) -> AtomsGraph:
+        graph = graph.cast(self.dtype)
+        return graph if self.mesh is None else self._global(graph)
 
     def step(self, graph: AtomsGraph) -> None:
         """One optimiser step on a padded batch (numpy arrays: one transfer). Returns
         at once; the running sums of the epoch stay on the device."""
         with precision(self.dtype):
             if self._acc is None:
-                self._acc = zero_sums(self.dtype)
+                self._acc = self._replicate(zero_sums(self.dtype))
             self.state, self._acc = self._fns[0](
                 self.state,
-                self.consts,
-                graph.cast(self.dtype),
+                self._consts,
+                self._feed(graph),
                 np.asarray(self._steps),
                 self._acc,
                 self._weights,
@@ -267,12 +347,13 @@ class Trainer:
         if params is None:
             params = self.ema if self.ema is not None else self.params
         if isinstance(data, Dataset):
-            data = GraphLoader(data, self.config.batch_size)
+            data = self._loader(data, None, shuffle=False)
         acc = None
         with precision(self.dtype):
+            params = self._replicate(params)
             for graph in data:
-                acc = zero_sums(self.dtype) if acc is None else acc
-                acc = self._fns[1](params, self.consts, graph.cast(self.dtype), acc)
+                acc = self._replicate(zero_sums(self.dtype)) if acc is None else acc
+                acc = self._fns[1](params, self._consts, self._feed(graph), acc)
         return _host(acc, self._fns[4], self._weights)
 
     # --- the loop ------------------------------------------------------------------
@@ -288,11 +369,13 @@ class Trainer:
             valid = None
         loader, vloader = self._loaders(train, valid)
         ckpt = self.out_dir / "checkpoint.pkl" if self.out_dir else None
+        writes = self.out_dir is not None and self.main  # process 0 only
         schedule_epochs = c.epochs
         if resume:
             if ckpt is None:
                 raise InputError("resume needs an output folder")
-            remove_temporaries(self.out_dir)  # of a run killed while writing
+            if self.main:
+                remove_temporaries(self.out_dir)  # of a run killed while writing
             # the learning-rate schedule keeps the length of the run being resumed;
             # epochs added on resume continue at its final learning rate
             schedule_epochs = read_checkpoint_meta(ckpt).get(
@@ -304,7 +387,7 @@ class Trainer:
         start_epoch, bad_epochs = 0, 0
         if resume:
             start_epoch, bad_epochs = self._restore(ckpt, history)
-        elif self.out_dir:
+        elif writes:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             for stale in ("checkpoint.pkl", "model.matml"):  # of an earlier run
                 (self.out_dir / stale).unlink(missing_ok=True)
@@ -334,7 +417,7 @@ class Trainer:
                 bad_epochs = 0
             else:
                 bad_epochs += 1
-            if self.out_dir:
+            if writes:
                 self._append_csv(row)
                 self._checkpoint(ckpt, epoch, bad_epochs, history, schedule_epochs)
             if bar is not None:
@@ -353,27 +436,51 @@ class Trainer:
         if bar is not None:
             bar.close()
         self.params = self.state.params
+        if self.mesh is not None:  # back to host arrays, usable on any one device
+            with precision(self.dtype):
+                self.params = jax.tree_util.tree_map(jnp.asarray, _local(self.params))
+                self.best_params = jax.tree_util.tree_map(
+                    jnp.asarray, _local(self.best_params)
+                )
         nnx.update(self.potential, self.best_params)
         return history
 
     def _loaders(self, train: Dataset, valid: Dataset | None):
         c = self.config
-        both = Dataset(
-            train.structures + (valid.structures if valid else []),
-            train.cutoff,
-            train.species,
-        )
-        buckets = Buckets.for_dataset(both, c.batch_size, c.n_buckets)
-        loader = GraphLoader(
-            train, c.batch_size, shuffle=True, seed=self.seed, buckets=buckets
-        )
-        vloader = GraphLoader(valid, c.batch_size, buckets=buckets) if valid else None
+        sub_batch = math.ceil(c.batch_size / self.n_devices)
+        buckets = Buckets.for_datasets([train, valid], sub_batch, c.n_buckets)
+        loader = self._loader(train, buckets, shuffle=True)
+        vloader = self._loader(valid, buckets, shuffle=False) if valid else None
         return loader, vloader
+
+    def _loader(self, data: Dataset, buckets, *, shuffle: bool) -> GraphLoader:
+        """Batches of ``data``: whole ones, or with a mesh this process's share of
+        each global batch (its devices' sub-batches, stacked)."""
+        c = self.config
+        if self.mesh is None:
+            return GraphLoader(
+                data, c.batch_size, shuffle=shuffle, seed=self.seed, buckets=buckets
+            )
+        from matml.data import ShardedLoader
+
+        devices = list(self.mesh.devices.flat)
+        local = [
+            k for k, d in enumerate(devices) if d.process_index == jax.process_index()
+        ]
+        if buckets is None:
+            buckets = Buckets.for_dataset(
+                data, math.ceil(c.batch_size / self.n_devices), c.n_buckets
+            )
+        return ShardedLoader(
+            data, c.batch_size, self.n_devices, local,
+            shuffle=shuffle, seed=self.seed, buckets=buckets,
+        )  # fmt: skip
 
     def _epoch(self, loader, vloader, epoch: int, t0: float) -> dict:
         """One pass over the training set, then validation: the epoch's csv row."""
         loader.set_epoch(epoch)
-        for graph in loader:
+        # a store is read and padded in a background thread while the device works
+        for graph in prefetch(loader) if loader.dataset.lazy else loader:
             self.step(graph)
         train_loss, tm = self.take_sums()
         if not np.isfinite(train_loss):
@@ -391,7 +498,9 @@ class Trainer:
             "train_forces_rmse": tm.get("forces_rmse"),
         }
         if vloader is not None:
-            vloss, vm = self.evaluate(vloader, self.ema)
+            vloss, vm = self.evaluate(
+                prefetch(vloader) if vloader.dataset.lazy else vloader, self.ema
+            )
         else:
             vloss, vm = train_loss, {}
         row["valid_loss"] = vloss
@@ -401,10 +510,11 @@ class Trainer:
 
     def _checkpoint(self, ckpt, epoch, bad_epochs, history, schedule_epochs) -> None:
         st = self.state
+        trees = {"params": st.params, "opt": st.opt_state, "ema": st.ema,
+                 "best": self.best_params}  # fmt: skip
         save_checkpoint(
             ckpt,
-            {"params": st.params, "opt": st.opt_state, "ema": st.ema,
-             "best": self.best_params},
+            trees if self.mesh is None else _local(trees),
             {
                 "epoch": epoch,
                 "step": self._steps,
@@ -427,9 +537,11 @@ class Trainer:
                 {"params": st.params, "opt": st.opt_state, "ema": st.ema,
                  "best": st.ema},
             )  # fmt: skip
-        self.state = _State(trees["params"], trees["opt"], trees["ema"])
+        self.state = self._replicate(
+            _State(trees["params"], trees["opt"], trees["ema"])
+        )
         self.ema = self.state.ema
-        self.best_params = trees["best"]
+        self.best_params = self._replicate(trees["best"])
         self._steps = meta["step"]
         history.best_epoch = meta["best_epoch"]
         history.best_valid_loss = meta["best_valid_loss"]
@@ -441,6 +553,8 @@ class Trainer:
 
     # --- files ---------------------------------------------------------------------
     def _save_model(self, params, history: History) -> None:
+        if self.mesh is not None:
+            params = _local(params)
         pot = nnx.merge(self.graphdef, params, self.consts)
         save(
             pot,
@@ -467,5 +581,6 @@ class Trainer:
         if path.exists():
             with open(path, newline="") as fh:
                 rows = [r for r in csv.DictReader(fh) if int(r["epoch"]) <= upto]
-        self._write_csv(rows)  # drop rows of epochs after the checkpoint
+        if self.main:
+            self._write_csv(rows)  # drop rows of epochs after the checkpoint
         return rows
