@@ -348,7 +348,6 @@ class GraphStore:
     def __len__(self) -> int:
         return int(self.header["n_structures"])
 
-
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
         info = self.header["files"][name]
         dtype = np.dtype(info["dtype"])

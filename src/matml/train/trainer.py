@@ -161,7 +161,7 @@ def _compiled(graphdef, spec: _Spec, mesh=None):
         evaluate = jax.shard_map(
             evaluate, mesh=mesh, in_specs=(r, r, d, r), out_specs=r
         )
-    return jax.jit(step), jax.jit(evaluate), tx, schedule, loss_of
+    return jax.jit(step), jax.jit(evaluate), tx, schedule, jax.jit(loss_of)
 
 
 def _local(tree):
@@ -413,7 +413,12 @@ class Trainer:
             history.rows.append(row)
             if row["valid_loss"] < history.best_valid_loss:
                 history.best_valid_loss, history.best_epoch = row["valid_loss"], epoch
-                self.best_params = jax.tree_util.tree_map(jnp.array, self.ema)
+                # (a copy: with one device, in place of the next steps' arrays)
+                self.best_params = (
+                    jax.tree_util.tree_map(jnp.array, self.ema)
+                    if self.mesh is None
+                    else self.ema
+                )
                 bad_epochs = 0
             else:
                 bad_epochs += 1
