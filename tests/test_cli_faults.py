@@ -291,3 +291,34 @@ def test_describe_lists_neighbours_once_and_reuses_shapes(
     assert code == 0
     assert calls == [4] * 5  # one neighbour list per structure
     assert len(shapes) == 3 and len(set(shapes)) == 1  # the last, smaller chunk fits
+
+
+def test_devices_and_stores_from_the_cli(monkeypatch, capsys, tmp_path):
+    data = tmp_path / "cu.extxyz"
+    write_extxyz(data, copper())
+    cfg = write_config(tmp_path, data)
+    out = tmp_path / "run"
+    code, err = run(monkeypatch, capsys, "train", cfg, "--out", out, "--devices", "4")
+    assert code == 2
+    assert "asks for 4 devices but 1 CPU device is present" in one_line(err, cfg)
+    assert not out.exists()
+    code, err = run(monkeypatch, capsys, "train", cfg, "--out", out, "--devices", "x")
+    assert code == 2 and "'auto' or a number of devices" in err
+    # a store: prepared once, trained from, refused when its cutoff is not the model's
+    store = tmp_path / "cu.store"
+    code, _ = run(monkeypatch, capsys, "data", "prepare", data, "--out", store,
+                  "--cutoff", 3.0, "--no-progress")  # fmt: skip
+    assert code in (0, None) and (store / "store.json").is_file()
+    scfg = write_config(tmp_path, store, name="s.yaml")
+    code, _ = run(monkeypatch, capsys, "train", scfg, "--out", out, "--no-progress")
+    assert code in (0, None) and (out / "model.matml").is_file()
+    code, err = run(monkeypatch, capsys, "data", "prepare", data, "--out", store)
+    assert code == 2 and "exists already" in one_line(err, store)
+    bad = write_config(tmp_path, store, name="b.yaml")
+    raw = yaml.safe_load(bad.read_text())
+    raw["model"]["cutoff"] = 4.0
+    bad.write_text(yaml.safe_dump(raw))
+    code, err = run(monkeypatch, capsys, "train", bad, "--out", tmp_path / "r2")
+    assert code == 2
+    assert "prepared with cutoff 3.0 Å but the model's is 4.0 Å" in one_line(err, store)
+    assert not (tmp_path / "r2").exists()

@@ -31,9 +31,7 @@ def main(argv):
             model, devices, epochs = spec.split(":")
             name = f"{model}-{devices}-{epochs}"
             extra = ["--model", model] + (["--small"] if model != "pair" else [])
-            out[name] = train(
-                [f"{argv[1]}/{name}", devices, epochs, *extra]
-            )
+            out[name] = train([f"{argv[1]}/{name}", devices, epochs, *extra])
         print(json.dumps(out))
         return
     print(json.dumps({"results": train(argv)}))

@@ -34,6 +34,8 @@ def test_slurm_node_lists_and_variables():
     cfg = {"coordinator": "h:1", "num_processes": 2, "process_id": 0, "timeout": 9}
     assert resolve_processes(cfg, env) == Processes("h:1", 2, 0, 9.0, "config")
     assert resolve_processes({}, {}) is None
+    # a batch script or salloc shell (no srun step) is one process
+    assert resolve_processes({}, {"SLURM_NTASKS": "8", "SLURM_JOB_ID": "1"}) is None
     with pytest.raises(ConfigError, match=r"process_id 2 is not in \[0, 2\)"):
         resolve_processes({"coordinator": "h:1", "num_processes": 2, "process_id": 2})
     with pytest.raises(ConfigError, match="must be host:port"):

@@ -6,9 +6,11 @@ Where the processes come from, first found wins:
 1. the config's ``distributed`` section (or the CLI's ``--coordinator``,
    ``--num-processes``, ``--process-id``);
 2. ``MATML_COORDINATOR`` (``host:port``), ``MATML_NUM_PROCESSES``, ``MATML_PROCESS_ID``;
-3. SLURM: ``SLURM_NTASKS`` > 1, ``SLURM_PROCID``, and the first host of
-   ``SLURM_STEP_NODELIST`` (or ``SLURM_JOB_NODELIST``) as coordinator, on port
-   ``MATML_COORDINATOR_PORT`` (default 12000 + the job id modulo 4000).
+3. SLURM, inside an ``srun`` step of several tasks: ``SLURM_STEP_NUM_TASKS`` (or
+   ``SLURM_NTASKS``) > 1, ``SLURM_PROCID``, and the first host of
+   ``SLURM_STEP_NODELIST`` as coordinator, on port ``MATML_COORDINATOR_PORT``
+   (default 12000 + the job id modulo 4000). A batch script or an ``salloc`` shell
+   (no step node list) is one process.
 
 Otherwise the run is one process.
 """
@@ -85,19 +87,14 @@ def resolve_processes(
             "process_id": env.get("MATML_PROCESS_ID"),
         }
         source = "environment (MATML_*)"
-    elif given["coordinator"] is None and int(env.get("SLURM_NTASKS", "1") or 1) > 1:
-        nodes = env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST")
-        if not nodes:
-            raise ConfigError(
-                "SLURM_NTASKS > 1 but no SLURM_STEP_NODELIST: run with srun",
-                field="distributed",
-            )
+    elif given["coordinator"] is None and _slurm_tasks(env) > 1:
+        nodes = env["SLURM_STEP_NODELIST"]
         port = env.get("MATML_COORDINATOR_PORT") or str(
             12000 + int(env.get("SLURM_JOB_ID", "0") or 0) % 4000
         )
         given = {
             "coordinator": f"{slurm_hosts(nodes)[0]}:{port}",
-            "num_processes": env["SLURM_NTASKS"],
+            "num_processes": _slurm_tasks(env),
             "process_id": env.get("SLURM_PROCID"),
         }
         source = "SLURM"
@@ -128,6 +125,17 @@ def resolve_processes(
             field="distributed.coordinator",
         )
     return Processes(str(given["coordinator"]), n, pid, timeout, source)
+
+
+def _slurm_tasks(env) -> int:
+    """Tasks of the SLURM step this process is in (1 outside an srun step)."""
+    if "SLURM_STEP_NODELIST" not in env or "SLURM_PROCID" not in env:
+        return 1
+    n = env.get("SLURM_STEP_NUM_TASKS") or env.get("SLURM_NTASKS") or "1"
+    try:
+        return int(n)
+    except ValueError:
+        return 1
 
 
 def _wait_for(coordinator: str, timeout: float) -> None:

@@ -186,6 +186,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
     from matml.train.distributed import is_main
 
     main = is_main()
+    progress = progress and main
     store = train_atoms is None and is_store(cfg.data.train)
     if store:  # a prepared store: read lazily, never whole
         full = GraphStore(cfg.data.train).dataset(cfg.model.cutoff)

@@ -577,8 +577,13 @@ class Trainer:
                 w.writerows(rows)
 
     def _append_csv(self, row) -> None:
-        with open(self.out_dir / "metrics.csv", "a", newline="") as fh:
-            csv.DictWriter(fh, CSV_FIELDS).writerow(row)
+        """Add a row: the file is rewritten and renamed (never seen half-written)."""
+        path = self.out_dir / "metrics.csv"
+        rows = []
+        if path.exists():
+            with open(path, newline="") as fh:
+                rows = list(csv.DictReader(fh))
+        self._write_csv([*rows, row])
 
     def _read_csv(self, upto: int) -> list[dict]:
         path = self.out_dir / "metrics.csv"
