@@ -39,6 +39,20 @@ def species_index(
     return out
 
 
+def reference_values(atoms: Atoms):
+    """``(energy, forces, stress)`` stored on ``atoms`` under :mod:`matml.keys`, each
+    ``None`` where absent; stress as a 3x3 array (from Voigt or 3x3)."""
+    from ase.stress import voigt_6_to_full_3x3_stress
+
+    energy = atoms.info.get(keys.ENERGY)
+    forces = atoms.arrays.get(keys.FORCES)
+    stress = atoms.info.get(keys.STRESS)
+    if stress is not None:
+        stress = np.asarray(stress, dtype=np.float64)
+        stress = voigt_6_to_full_3x3_stress(stress) if stress.shape == (6,) else stress
+    return energy, forces, stress
+
+
 @dataclass
 class Structure:
     """One structure with its neighbour list and (optional) reference values."""
@@ -74,22 +88,13 @@ class Structure:
         entry=None,
     ) -> Structure:
         """Neighbour-list ``atoms`` and pick up its reference values (matml.keys)."""
-        from ase.stress import voigt_6_to_full_3x3_stress
-
         try:
             receivers, senders, shifts = neighbor_list(atoms, cutoff)
         except InputError as err:
             raise InputError(
                 err.message, file=file, entry=entry, field=err.field
             ) from None
-        energy = atoms.info.get(keys.ENERGY)
-        forces = atoms.arrays.get(keys.FORCES)
-        stress = atoms.info.get(keys.STRESS)
-        if stress is not None:
-            stress = np.asarray(stress, dtype=np.float64)
-            stress = (
-                voigt_6_to_full_3x3_stress(stress) if stress.shape == (6,) else stress
-            )
+        energy, forces, stress = reference_values(atoms)
         return cls(
             positions=np.asarray(atoms.positions, dtype=np.float64),
             species=species_index(

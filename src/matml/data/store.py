@@ -37,7 +37,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from matml import keys
-from matml.data.dataset import Dataset, Structure
+from matml.data.dataset import Dataset, Structure, reference_values
 from matml.errors import InputError
 
 __all__ = [
@@ -153,18 +153,8 @@ class StoreWriter:
                     entry=entry,
                 )
             n = len(atoms)
-            forces = atoms.arrays.get(keys.FORCES)
-            stress = atoms.info.get(keys.STRESS)
+            energy, forces, stress = reference_values(atoms)
             has_stress = stress is not None and bool(atoms.pbc.all())
-            if stress is not None:
-                from ase.stress import voigt_6_to_full_3x3_stress
-
-                stress = np.asarray(stress, float)
-                stress = (
-                    voigt_6_to_full_3x3_stress(stress)
-                    if stress.shape == (6,)
-                    else stress
-                )
             self._write("positions", atoms.positions)
             self._write("numbers", atoms.numbers)
             self._write("forces", np.zeros((n, 3)) if forces is None else forces)
@@ -173,7 +163,7 @@ class StoreWriter:
             self._write("shifts", shifts)
             self._write("cell", atoms.cell[:])
             self._write("pbc", atoms.pbc)
-            self._write("energy", [float(atoms.info[keys.ENERGY])])
+            self._write("energy", [float(energy)])
             self._write("stress", np.zeros((3, 3)) if not has_stress else stress)
             self._write("has_forces", [forces is not None])
             self._write("has_stress", [has_stress])
@@ -200,29 +190,26 @@ class StoreWriter:
             raise InputError("no structures to store", file=self.path)
         zs = sorted({z for c in self._counts for z in c})
         counts = np.array([[c.get(z, 0) for z in zs] for c in self._counts])
-        self._fh["node_offset"] = open(self.tmp / "node_offset.bin", "wb")
-        self._fh["edge_offset"] = open(self.tmp / "edge_offset.bin", "wb")
-        self._fh["counts"] = open(self.tmp / "counts.bin", "wb")
-        extra = {
+        extra = {  # known only now, written whole
             "node_offset": ("<i8", (), np.array(self._node_off)),
             "edge_offset": ("<i8", (), np.array(self._edge_off)),
             "counts": ("<i4", (len(zs),), counts),
         }
         for name, (dtype, _, a) in extra.items():
+            self._fh[name] = open(self.tmp / f"{name}.bin", "wb")
             self._fh[name].write(np.ascontiguousarray(a.astype(dtype)).tobytes())
-        files = {}
         G, N, E = len(self._counts), self._node_off[-1], self._edge_off[-1]
         rows = {"node": N, "edge": E, "graph": G}
+        layout = {
+            k: (d, shape, rows[level]) for k, (d, shape, level) in _FIELDS.items()
+        }
+        layout.update({k: (d, shape, len(a)) for k, (d, shape, a) in extra.items()})
+        files = {}
         for name, fh in self._fh.items():
             fh.flush()
             os.fsync(fh.fileno())
             fh.close()
-            if name in extra:
-                dtype, shape, a = extra[name]
-                n_rows = len(a)
-            else:
-                dtype, shape, level = _FIELDS[name]
-                n_rows = rows[level]
+            dtype, shape, n_rows = layout[name]
             files[name] = {
                 "dtype": dtype,
                 "shape": [n_rows, *shape],

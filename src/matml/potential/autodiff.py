@@ -40,9 +40,9 @@ def predict(potential, graph: AtomsGraph, *, stress: bool = True) -> Predictions
         energy = jax.ops.segment_sum(node_e, graph.node_graph, G)
         return jnp.sum(energy), (energy, node_e)
 
-    # zeros made from the graph, not from nothing: under shard_map a value that does
-    # not vary across devices would get its gradient summed over all of them
-    strain = jnp.zeros_like(graph.cell, dtype) * graph.cell.astype(dtype)
+    # zeros like the graph's cell, not made from nothing: under shard_map a value that
+    # does not vary across devices would get its gradient summed over all of them
+    strain = jnp.zeros_like(graph.cell, dtype)
     argnums = (0, 1) if stress else 0
     grads, (energy, node_e) = jax.grad(total_energy, argnums=argnums, has_aux=True)(
         graph.positions, strain

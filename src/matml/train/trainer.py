@@ -452,11 +452,15 @@ class Trainer:
 
     def _loaders(self, train: Dataset, valid: Dataset | None):
         c = self.config
-        sub_batch = math.ceil(c.batch_size / self.n_devices)
-        buckets = Buckets.for_datasets([train, valid], sub_batch, c.n_buckets)
+        buckets = Buckets.for_datasets([train, valid], self._sub_batch, c.n_buckets)
         loader = self._loader(train, buckets, shuffle=True)
         vloader = self._loader(valid, buckets, shuffle=False) if valid else None
         return loader, vloader
+
+    @property
+    def _sub_batch(self) -> int:
+        """Structures per device in a global batch."""
+        return math.ceil(self.config.batch_size / self.n_devices)
 
     def _loader(self, data: Dataset, buckets, *, shuffle: bool) -> GraphLoader:
         """Batches of ``data``: whole ones, or with a mesh this process's share of
@@ -473,9 +477,7 @@ class Trainer:
             k for k, d in enumerate(devices) if d.process_index == jax.process_index()
         ]
         if buckets is None:
-            buckets = Buckets.for_dataset(
-                data, math.ceil(c.batch_size / self.n_devices), c.n_buckets
-            )
+            buckets = Buckets.for_dataset(data, self._sub_batch, c.n_buckets)
         return ShardedLoader(
             data, c.batch_size, self.n_devices, local,
             shuffle=shuffle, seed=self.seed, buckets=buckets,
