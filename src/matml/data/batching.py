@@ -57,12 +57,18 @@ def bucket(n: int, minimum: int = EDGE_MULTIPLE) -> int:
 
 
 def collate(
-    structures: Sequence[Structure], n_node: int, n_edge: int, n_graph: int
+    structures: Sequence[Structure],
+    n_node: int,
+    n_edge: int,
+    n_graph: int,
+    properties: Sequence = (),
 ) -> AtomsGraph:
     """Concatenate structures into one padded :class:`AtomsGraph` (numpy arrays).
 
     Needs ``n_node`` > total nodes (one padding node at least), ``n_edge`` >= total edges
     and ``n_graph`` > number of structures (the last graph holds the padding).
+    ``properties`` (declared :class:`~matml.properties.Property`): the values and masks
+    of those, from each structure's ``properties`` (absent ones masked out).
     """
     G = len(structures)
     N = sum(s.n_node for s in structures)
@@ -83,6 +89,7 @@ def collate(
     n_node_arr = np.zeros(n_graph, np.int32)
     n_edge_arr = np.zeros(n_graph, np.int32)
     energy = np.zeros(n_graph)
+    has_energy = np.zeros(n_graph, bool)
     forces = np.zeros((n_node, 3))
     stress = np.zeros((n_graph, 3, 3))
     has_forces = np.zeros(n_graph, bool)
@@ -102,6 +109,7 @@ def collate(
         n_node_arr[g], n_edge_arr[g] = n, m
         if s.energy is not None:
             energy[g] = s.energy
+            has_energy[g] = True
         if s.forces is not None:
             forces[a : a + n] = s.forces
             has_forces[g] = True
@@ -113,14 +121,37 @@ def collate(
         b += m
     n_node_arr[-1] = n_node - N
     n_edge_arr[-1] = n_edge - E
+    values, masks = _collate_properties(structures, properties, n_node, n_edge, n_graph)
     node_mask = np.arange(n_node) < N
     edge_mask = np.arange(n_edge) < E
     graph_mask = np.arange(n_graph) < G
     return AtomsGraph(
         positions, species, cell, pbc, senders, receivers, shifts, node_graph,
         n_node_arr, n_edge_arr, node_mask, edge_mask, graph_mask, energy, forces,
-        stress, has_forces, has_stress, weight,
+        stress, has_forces, has_stress, weight, has_energy, values, masks,
     )  # fmt: skip
+
+
+def _collate_properties(structures, properties, n_node, n_edge, n_graph):
+    """Padded values ``[G|N|E, *shape]`` and masks ``[G|N|E]`` of declared properties
+    (zero and false where a structure lacks one, and on padding)."""
+    values, masks = {}, {}
+    rows = {"structure": n_graph, "atom": n_node, "edge": n_edge}
+    for p in properties:
+        v = np.zeros((rows[p.level], *p.shape))
+        m = np.zeros(rows[p.level], bool)
+        a = b = 0
+        for g, s in enumerate(structures):
+            x = s.properties.get(p.name) if s.properties else None
+            start, count = {"structure": (g, 1), "atom": (a, s.n_node),
+                            "edge": (b, s.n_edge)}[p.level]  # fmt: skip
+            if x is not None:
+                v[start : start + count] = np.reshape(x, (count, *p.shape))
+                m[start : start + count] = True
+            a += s.n_node
+            b += s.n_edge
+        values[p.name], masks[p.name] = v, m
+    return values, masks
 
 
 @dataclass(frozen=True)
@@ -233,7 +264,9 @@ class GraphLoader:
             N = sum(s.n_node for s in chunk)
             E = sum(s.n_edge for s in chunk)
             n_node, n_edge = self.buckets.pick(N, E)
-            yield collate(chunk, n_node, n_edge, self.buckets.n_graph)
+            yield collate(
+                chunk, n_node, n_edge, self.buckets.n_graph, self.dataset.properties
+            )
 
 
 def atoms_to_graph(
@@ -244,8 +277,10 @@ def atoms_to_graph(
     n_node: int | None = None,
     n_edge: int | None = None,
     n_graph: int | None = None,
+    properties: Sequence = (),
 ) -> AtomsGraph:
-    """One padded :class:`AtomsGraph` (numpy arrays) of one or several structures.
+    """One padded :class:`AtomsGraph` (numpy arrays) of one or several structures,
+    with the values of the declared ``properties`` that they hold.
 
     Paddings default to the smallest valid ones (nodes to a multiple of 8, edges of 64).
 
@@ -255,7 +290,7 @@ def atoms_to_graph(
     (1, 12, (8, 3))
     """
     atoms_list = [atoms] if isinstance(atoms, Atoms) else list(atoms)
-    ds = Dataset.from_atoms(atoms_list, cutoff, species)
+    ds = Dataset.from_atoms(atoms_list, cutoff, species, properties=properties)
     N = sum(s.n_node for s in ds.structures)
     E = sum(s.n_edge for s in ds.structures)
     return collate(
@@ -263,12 +298,15 @@ def atoms_to_graph(
         n_node or round_up(N + 1, NODE_MULTIPLE),
         n_edge or round_up(E, EDGE_MULTIPLE),
         n_graph or len(atoms_list) + 1,
+        ds.properties,
     )
 
 
 def stack(graphs: Sequence[AtomsGraph]) -> AtomsGraph:
     """Graphs of one padded shape stacked on a new leading (device) axis."""
-    return AtomsGraph(*(np.stack(fields) for fields in zip(*graphs, strict=True)))
+    import jax
+
+    return jax.tree_util.tree_map(lambda *xs: np.stack(xs), *graphs)
 
 
 class ShardedLoader(GraphLoader):
@@ -312,6 +350,7 @@ class ShardedLoader(GraphLoader):
                         n_node,
                         n_edge,
                         self.buckets.n_graph,
+                        self.dataset.properties,
                     )
                     for k in self.local
                 ]

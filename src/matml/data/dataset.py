@@ -68,6 +68,9 @@ class Structure:
     forces: np.ndarray | None = None
     stress: np.ndarray | None = None  # [3, 3]
     weight: float = 1.0
+    # declared properties (matml.properties) this structure holds, by name: [*shape]
+    # for structures, [n, *shape] for atoms, [m, *shape] for edges
+    properties: dict | None = None
 
     @property
     def n_node(self) -> int:
@@ -86,8 +89,10 @@ class Structure:
         *,
         file=None,
         entry=None,
+        properties: Sequence = (),
     ) -> Structure:
-        """Neighbour-list ``atoms`` and pick up its reference values (matml.keys)."""
+        """Neighbour-list ``atoms`` and pick up its reference values (matml.keys) and
+        those of the declared ``properties`` it holds (see :func:`property_values`)."""
         try:
             receivers, senders, shifts = neighbor_list(atoms, cutoff)
         except InputError as err:
@@ -109,7 +114,45 @@ class Structure:
             forces=None if forces is None else np.asarray(forces, dtype=np.float64),
             stress=stress,
             weight=float(atoms.info.get(keys.WEIGHT, 1.0)),
+            properties=property_values(
+                atoms, properties, len(senders), file=file, entry=entry
+            )
+            if properties
+            else None,
         )
+
+
+def property_values(
+    atoms: Atoms, properties: Sequence, n_edge: int, *, file=None, entry=None
+) -> dict:
+    """Values of the declared ``properties`` that ``atoms`` holds, by name.
+
+    Structure-level values are read from ``atoms.info[key]``, atom-level ones from
+    ``atoms.arrays[key]`` (``[n, *shape]``, or flattened per atom: ``[n, 9]`` for a
+    3x3 tensor), edge-level ones from ``atoms.info[key]``: one value per edge of
+    matml's neighbour list (:func:`matml.data.neighbor_list` at the model's cutoff),
+    in its order, flattened. A malformed or non-finite value is an error naming the
+    key.
+    """
+    out = {}
+    for p in properties:
+        source = atoms.arrays if p.level == "atom" else atoms.info
+        raw = source.get(p.key)
+        if raw is None:
+            continue
+        count = {"structure": None, "atom": len(atoms), "edge": n_edge}[p.level]
+        try:
+            value = p.value(raw, count=count)
+        except (TypeError, ValueError) as err:
+            raise InputError(
+                f"property {p.name}: {err}", file=file, entry=entry, field=p.key
+            ) from None
+        if not np.all(np.isfinite(value)):
+            raise InputError(
+                f"property {p.name} is not finite", file=file, entry=entry, field=p.key
+            )
+        out[p.name] = value
+    return out
 
 
 @dataclass
@@ -120,6 +163,7 @@ class Dataset:
     cutoff: float
     species: tuple[str, ...]
     name: str | None = None  # where the structures came from, named in errors
+    properties: tuple = ()  # declared properties (matml.properties) read with them
 
     @classmethod
     def from_atoms(
@@ -130,8 +174,10 @@ class Dataset:
         *,
         name: str | None = None,
         progress: bool = False,
+        properties: Sequence = (),
     ) -> Dataset:
-        """Neighbour-list every structure once. ``species`` defaults to those present."""
+        """Neighbour-list every structure once. ``species`` defaults to those present;
+        the values of the declared ``properties`` are read with them."""
         if species is None:
             species = sorted({s for a in atoms_list for s in a.get_chemical_symbols()})
         species = tuple(species)
@@ -140,10 +186,14 @@ class Dataset:
             from tqdm.auto import tqdm
 
             it = tqdm(it, total=len(atoms_list), desc="neighbour lists", leave=False)
+        properties = tuple(properties)
         structures = [
-            Structure.from_atoms(a, cutoff, species, file=name, entry=i) for i, a in it
+            Structure.from_atoms(
+                a, cutoff, species, file=name, entry=i, properties=properties
+            )
+            for i, a in it
         ]
-        return cls(structures, float(cutoff), species, name)
+        return cls(structures, float(cutoff), species, name, properties)
 
     def __len__(self) -> int:
         return len(self.structures)
@@ -196,6 +246,7 @@ class Dataset:
                 self.cutoff,
                 self.species,
                 self.name,
+                self.properties,
             )
         return self.structures[index]
 
@@ -207,6 +258,15 @@ class Dataset:
             n_out = 1
         perm = np.random.default_rng(seed).permutation(n)
         return self[np.sort(perm[n_out:])], self[np.sort(perm[:n_out])]
+
+    def property_counts(self) -> dict[str, int]:
+        """How many structures hold each declared property."""
+        return {
+            p.name: sum(
+                1 for s in self.structures if s.properties and p.name in s.properties
+            )
+            for p in self.properties
+        }
 
     def require(self, *, forces: bool = False, energy: bool = True) -> None:
         """Raise if a structure lacks a target that the loss needs, or holds a bad one

@@ -35,7 +35,8 @@ class AtomsGraph(NamedTuple):
     """A padded batch of structures (a JAX pytree; every field is an array).
 
     Shapes: N nodes, E edges, G graphs, all padded. Targets that a structure lacks are
-    zero and flagged false in ``has_forces`` / ``has_stress``.
+    zero and flagged false in ``has_energy`` / ``has_forces`` / ``has_stress``
+    (``property_mask`` for declared properties).
     """
 
     positions: jax.Array  # [N, 3] Å
@@ -57,6 +58,11 @@ class AtomsGraph(NamedTuple):
     has_forces: jax.Array  # [G] bool
     has_stress: jax.Array  # [G] bool
     weight: jax.Array  # [G] float, per-structure loss weight
+    has_energy: jax.Array  # [G] bool (a structure may hold other properties only)
+    # declared properties (matml.properties) by name: values [G|N|E, *shape] and
+    # masks [G|N|E] (false where a structure lacks the property, and on padding)
+    properties: dict = {}
+    property_mask: dict = {}
 
     @property
     def num_graphs(self) -> int:
@@ -90,7 +96,7 @@ class AtomsGraph(NamedTuple):
                 return a.astype(dtype, copy=False)
             return a
 
-        return AtomsGraph(*map(one, self))
+        return jax.tree_util.tree_map(one, self)
 
     def to_jax(self, dtype=None) -> AtomsGraph:
         """Device arrays, in one transfer; floating fields cast to ``dtype`` (default:
