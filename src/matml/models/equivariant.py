@@ -66,6 +66,10 @@ class EquivariantNetwork(nnx.Module):
             a linear read-out.
         avg_num_neighbors: the divisor of the neighbour sum until
             :meth:`fit_statistics` sets it from training data.
+        last_irreps: one-channel irreps that the last layer keeps (default ``0e``:
+            only scalars reach the energy); output heads of tensor properties
+            (:mod:`matml.properties`) read them, so a potential with such heads
+            keeps ``hidden_irreps`` there.
         rngs: initial weights (``nnx.Rngs``; default seed 0).
     """
 
@@ -86,6 +90,7 @@ class EquivariantNetwork(nnx.Module):
         radial_hidden: Sequence[int] = (64, 64, 64),
         readout_hidden: int = 16,
         avg_num_neighbors: float = 1.0,
+        last_irreps: str | None = None,
         dtype=None,
         rngs: nnx.Rngs | None = None,
     ):
@@ -110,6 +115,13 @@ class EquivariantNetwork(nnx.Module):
                 f"hidden_irreps {hidden_irreps!r}: give one-channel irreps including 0e "
                 "(e.g. '0e + 1o'); their multiplicity is `channels`"
             )
+        last_keep = e3nn.Irreps(last_irreps or "0e").regroup()
+        if any(mul != 1 for mul, _ in last_keep) or "0e" not in [
+            str(ir) for _, ir in last_keep
+        ]:
+            raise ValueError(
+                f"last_irreps {last_irreps!r}: give one-channel irreps including 0e"
+            )
         sh = e3nn.Irreps.spherical_harmonics(max_ell)
         c = self.channels
         opts = {"rngs": rngs, "dtype": dtype}
@@ -122,7 +134,7 @@ class EquivariantNetwork(nnx.Module):
         skip_into = []  # per layer: which output blocks the residual adds to
         for t in range(num_interactions):
             last = t == num_interactions - 1
-            out_irreps = _times(c, "0e" if last else hidden)
+            out_irreps = _times(c, last_keep if last else hidden)
             ups.append(IrrepsLinear(irreps, irreps, **opts))
             conv = Convolution(
                 irreps,
@@ -186,9 +198,16 @@ class EquivariantNetwork(nnx.Module):
         self.skips = nnx.List(skips)
         self.readouts = nnx.List(readouts)
         self._skip_into = tuple(skip_into)
+        self.feature_irreps = irreps  # of the last layer's node features
 
     def __call__(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
         """Per-atom energies [N] (in the potential's normalised units)."""
+        return self.features(graph, vectors)[0]
+
+    def features(self, graph: AtomsGraph, vectors: jax.Array):
+        """Per-atom energies [N] and what output heads read: the last layer's node
+        features (blocks of :attr:`feature_irreps`), the edge harmonics, the radial
+        embedding and the neighbour-sum divisor."""
         mask = graph.edge_mask
         species = graph.species
         ys = edge_harmonics(vectors, mask, self.max_ell)
@@ -217,7 +236,7 @@ class EquivariantNetwork(nnx.Module):
                     energy = energy + readout(h[0][:, 0, :])[:, 0]
                 else:
                     energy = energy + readout((h[0],))[0][:, 0, 0]
-        return energy
+        return energy, (h, ys, radial, avg)
 
     def fit_statistics(self, graphs: Iterable[AtomsGraph]) -> None:
         """Set the average neighbour count (edges per real atom) from training batches."""

@@ -7,6 +7,7 @@ from matml.potential.serialization import load, read_header, save
 from matml.potential.statistics import (
     fit_e0,
     fit_model_statistics,
+    fit_property_statistics,
     fit_scale_shift,
     species_counts,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "Predictions",
     "fit_e0",
     "fit_model_statistics",
+    "fit_property_statistics",
     "fit_scale_shift",
     "load",
     "precision",

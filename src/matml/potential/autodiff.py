@@ -22,10 +22,13 @@ class Predictions(NamedTuple):
     forces: jax.Array  # [N, 3] eV/Å
     stress: jax.Array  # [G, 3, 3] eV/Å^3
     node_energies: jax.Array  # [N] eV
+    # declared properties (matml.properties) by name: [G|N|E, *shape], file units
+    properties: dict = {}
 
 
 def predict(potential, graph: AtomsGraph, *, stress: bool = True) -> Predictions:
-    """Energy, forces, stress and per-atom energies of every structure in ``graph``.
+    """Energy, forces, stress and per-atom energies of every structure in ``graph``,
+    and the values of the potential's declared properties (from the same pass).
 
     Pure and jittable: call it inside ``jax.jit`` (with the potential split by nnx).
     """
@@ -36,17 +39,21 @@ def predict(potential, graph: AtomsGraph, *, stress: bool = True) -> Predictions
         sym = 0.5 * (strain + jnp.swapaxes(strain, 1, 2))
         pos = positions + jnp.einsum("ni,nij->nj", positions, sym[graph.node_graph])
         cell = graph.cell + jnp.einsum("gki,gij->gkj", graph.cell, sym)
-        node_e = potential.node_energies(graph, edge_vectors(graph, pos, cell))
+        vectors = edge_vectors(graph, pos, cell)
+        if hasattr(potential, "outputs"):
+            node_e, props = potential.outputs(graph, vectors)
+        else:
+            node_e, props = potential.node_energies(graph, vectors), {}
         energy = jax.ops.segment_sum(node_e, graph.node_graph, G)
-        return jnp.sum(energy), (energy, node_e)
+        return jnp.sum(energy), (energy, node_e, props)
 
     # zeros like the graph's cell, not made from nothing: under shard_map a value that
     # does not vary across devices would get its gradient summed over all of them
     strain = jnp.zeros_like(graph.cell, dtype)
     argnums = (0, 1) if stress else 0
-    grads, (energy, node_e) = jax.grad(total_energy, argnums=argnums, has_aux=True)(
-        graph.positions, strain
-    )
+    grads, (energy, node_e, props) = jax.grad(
+        total_energy, argnums=argnums, has_aux=True
+    )(graph.positions, strain)
     if stress:
         g_pos, g_strain = grads
         periodic = jnp.all(graph.pbc, axis=1) & graph.graph_mask
@@ -55,4 +62,4 @@ def predict(potential, graph: AtomsGraph, *, stress: bool = True) -> Predictions
     else:
         g_pos, sigma = grads, jnp.zeros((G, 3, 3), dtype)
     forces = jnp.where(graph.node_mask[:, None], -g_pos, 0.0)
-    return Predictions(energy, forces, sigma, node_e)
+    return Predictions(energy, forces, sigma, node_e, props)

@@ -19,6 +19,7 @@ from matml.data.graph import AtomsGraph, edge_vectors
 from matml.models import build_model
 from matml.nn import Constant
 from matml.potential.compiled import precision
+from matml.properties import as_records
 
 __all__ = ["Potential", "Constant"]
 
@@ -52,12 +53,14 @@ class Potential(nnx.Module):
         shift: float = 0.0,
         dtype=None,
         rngs: nnx.Rngs | int = 0,
+        properties: Sequence = (),
     ):
         dtype = jnp.dtype(dtype or jnp.float32)
         with precision(dtype):
-            self._build(
+            rngs = self._build(
                 model, species, cutoff, model_config, e0, scale, shift, dtype, rngs
             )
+            self._build_heads(properties, dtype, rngs)
 
     def _build(
         self, model, species, cutoff, model_config, e0, scale, shift, dtype, rngs
@@ -81,6 +84,56 @@ class Potential(nnx.Module):
         self.e0 = Constant(e0.astype(dtype))
         self.scale = Constant(jnp.asarray(scale, dtype))
         self.shift = Constant(jnp.asarray(shift, dtype))
+        return rngs
+
+    def _build_heads(self, properties, dtype, rngs) -> None:
+        """One output head per declared property (on the equivariant backbone)."""
+        from matml.errors import ConfigError
+        from matml.properties import parse_properties
+
+        props = properties
+        if props and not all(hasattr(p, "level") for p in props):
+            props = parse_properties(list(props))  # saved records
+        self.properties = tuple(props)
+        if not self.properties:
+            self.heads = None
+            return
+        if not hasattr(self.model, "features"):
+            raise ConfigError(
+                f"model {self.model_name!r} has no output heads for properties "
+                f"({', '.join(p.name for p in self.properties)}): use nequip or mace",
+                field="properties",
+            )
+        from matml.models.heads import PropertyHead, head_irreps
+
+        needs = {str(ir) for p in self.properties for _, ir in head_irreps(p)}
+        config = self.model_config
+        if needs != {"0e"} and "last_irreps" not in config:
+            # the last layer keeps the hidden irreps, for the heads to read
+            hidden = config.get("hidden_irreps", "0e + 1o")
+            config["last_irreps"] = hidden
+            self._model_config = json.dumps(config, sort_keys=True)
+            self.model = build_model(
+                self.model_name,
+                species=self.species,
+                cutoff=self.cutoff,
+                dtype=dtype,
+                rngs=rngs,
+                **config,
+            )
+        m = self.model
+        opts = {
+            "max_ell": m.max_ell,
+            "n_basis": m.radial.n_basis,
+            "rngs": rngs,
+            "dtype": dtype,
+        }
+        try:
+            self.heads = nnx.List(
+                [PropertyHead(p, m.feature_irreps, **opts) for p in self.properties]
+            )
+        except ValueError as err:
+            raise ConfigError(str(err), field="properties") from None
 
     @property
     def dtype(self):
@@ -97,6 +150,7 @@ class Potential(nnx.Module):
             "species": list(self.species),
             "cutoff": self.cutoff,
             "model_config": self.model_config,
+            **({"properties": as_records(self.properties)} if self.properties else {}),
         }
 
     def node_energies(self, graph: AtomsGraph, vectors: jax.Array | None = None):
@@ -106,6 +160,21 @@ class Potential(nnx.Module):
         out = self.model(graph, vectors)
         e = self.scale[...] * out + self.shift[...] + self.e0[...][graph.species]
         return jnp.where(graph.node_mask, e, 0.0)
+
+    def outputs(self, graph: AtomsGraph, vectors: jax.Array | None = None):
+        """Per-atom energies [N] (eV; zero on padding) and the declared properties'
+        values by name (``[G|N|E, *shape]``), from one pass of the backbone."""
+        if vectors is None:
+            vectors = edge_vectors(graph)
+        if not self.properties:
+            return self.node_energies(graph, vectors), {}
+        out, (h, ys, radial, avg) = self.model.features(graph, vectors)
+        e = self.scale[...] * out + self.shift[...] + self.e0[...][graph.species]
+        values = {
+            p.name: head(h, ys, radial, graph, avg)
+            for p, head in zip(self.properties, self.heads, strict=True)
+        }
+        return jnp.where(graph.node_mask, e, 0.0), values
 
     def __call__(self, graph: AtomsGraph, vectors: jax.Array | None = None):
         """Per-structure energies [G], eV."""

@@ -73,6 +73,7 @@ def load(path) -> Potential:
                 header["cutoff"],
                 config,
                 dtype=dtype,
+                properties=header.get("properties") or (),
             )
             state = nnx.state(potential)
             nnx.replace_by_pure_dict(state, _to_jnp(weights))

@@ -6,7 +6,13 @@ import numpy as np
 
 from matml.data.dataset import Dataset
 
-__all__ = ["species_counts", "fit_e0", "fit_scale_shift", "fit_model_statistics"]
+__all__ = [
+    "species_counts",
+    "fit_e0",
+    "fit_scale_shift",
+    "fit_model_statistics",
+    "fit_property_statistics",
+]
 
 
 def species_counts(dataset: Dataset) -> np.ndarray:
@@ -25,6 +31,10 @@ def fit_e0(dataset: Dataset) -> np.ndarray:
     """
     counts = species_counts(dataset).astype(np.float64)
     energy = dataset.energies()
+    known = np.isfinite(energy)  # structures that hold only other properties: left out
+    if not known.any():
+        return np.zeros(counts.shape[1])
+    counts, energy = counts[known], energy[known]
     e0, *_ = np.linalg.lstsq(counts, energy, rcond=None)
     e0[counts.sum(axis=0) == 0] = 0.0
     return e0
@@ -34,8 +44,12 @@ def fit_scale_shift(dataset: Dataset, e0: np.ndarray) -> tuple[float, float]:
     """Shift: mean per-atom energy left after E0s; scale: RMS force component (or the
     spread of per-atom energies where there are no forces). Both in eV."""
     counts = species_counts(dataset)
-    n = counts.sum(axis=1)
     energy = dataset.energies()
+    known = np.isfinite(energy)
+    if not known.any():
+        return 1.0, 0.0
+    counts, energy = counts[known], energy[known]
+    n = counts.sum(axis=1)
     per_atom = (energy - counts @ e0) / n
     shift = float(per_atom.mean())
     f_sq, f_n = dataset.force_squares()
@@ -58,3 +72,15 @@ def fit_model_statistics(potential, dataset: Dataset, batch_size: int = 8) -> bo
 
     fit(GraphLoader(dataset, batch_size))
     return True
+
+
+def fit_property_statistics(potential, dataset: Dataset) -> None:
+    """Set each output head's scale and shift from the values of its property in
+    ``dataset`` (see :meth:`matml.models.heads.PropertyHead.fit_statistics`)."""
+    for p, head in zip(potential.properties, potential.heads or (), strict=False):
+        values, n_atoms = [], []
+        for s in dataset.structures:
+            if s.properties and p.name in s.properties:
+                values.append(s.properties[p.name])
+                n_atoms.append(s.n_node)
+        head.fit_statistics(values, n_atoms)

@@ -128,17 +128,35 @@ class Convolution(nnx.Module):
         """:meth:`__call__` with the radial weights given: ``[E, n_weights]``, or a
         function ``(first, count) -> [E, count]`` of their columns."""
         n = blocks[0].shape[0]
+        flat = concat_flat(blocks)[senders]  # one gather
+        out = []
+        for msg in self._path_messages(flat, harmonics, weights):
+            e = msg.shape[0]
+            # one segment sum per path: XLA's CPU backend is several times slower
+            # on one concatenation of all paths' messages than on the paths apart
+            summed = jax.ops.segment_sum(
+                msg.reshape(e, -1), receivers, n, indices_are_sorted=True
+            )
+            out.append(summed.reshape(n, *msg.shape[1:]) / avg_num_neighbors)
+        return tuple(out)
+
+    def edge_messages(self, edge_flat, harmonics, radial):
+        """Per-edge messages, not summed: blocks ``[E, d3, u]`` of
+        :attr:`irreps_out`, from flat features already on the edges
+        (``concat_flat`` of blocks of :attr:`irreps_in`, gathered)."""
+        weights = self.radial(radial)
+        return tuple(self._path_messages(edge_flat, harmonics, weights))
+
+    def _path_messages(self, flat, harmonics, weights):
+        """Each path's messages ``[E, d3, u]`` from flat edge features."""
         if not callable(weights):
             array = weights
 
             def weights(w0, u):
                 return array[:, w0 : w0 + u]
 
-        flat = concat_flat(blocks)[senders]  # one gather
-        e = flat.shape[0]
         edge_blocks = split_flat(self.irreps_in, flat)
         dtype = flat.dtype
-        out = []
         w0 = 0
         for i, l2, ir3 in self.paths:
             x = edge_blocks[i]  # [E, d1, u]
@@ -148,11 +166,4 @@ class Convolution(nnx.Module):
             w0 += u
             t = jnp.einsum("eb,abc->eac", harmonics[l2], jnp.asarray(cg, dtype))
             # [E, d3, u]: channels innermost, a few fused multiply-adds
-            msg = jnp.einsum("eac,eau->ecu", t, x) * r  # [E, d3, u]
-            # one segment sum per path: XLA's CPU backend is several times slower
-            # on one concatenation of all paths' messages than on the paths apart
-            summed = jax.ops.segment_sum(
-                msg.reshape(e, -1), receivers, n, indices_are_sorted=True
-            )
-            out.append(summed.reshape(n, *msg.shape[1:]) / avg_num_neighbors)
-        return tuple(out)
+            yield jnp.einsum("eac,eau->ecu", t, x) * r
