@@ -79,9 +79,16 @@ class RunConfig:
     # several processes (hosts): coordinator "host:port", num_processes, process_id,
     # timeout (s); the environment (MATML_*, SLURM) may give them instead
     distributed: dict = field(default_factory=dict)
+    # declared properties beyond energy, forces and stress (matml.properties): the
+    # config's mapping as written, and the checked declarations
+    properties: dict = field(default_factory=dict)
+    declared: tuple = ()
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
+        d.pop("declared")
+        if not d["properties"]:  # (configs without properties read as before)
+            d.pop("properties")
         options = d["model"].pop("options")
         d["model"].update(options)
         return d
@@ -94,7 +101,7 @@ def from_dict(raw: dict, file: str | None = None) -> RunConfig:
     """Build a :class:`RunConfig`, refusing unknown keys with a line naming them."""
     if not isinstance(raw, dict):
         raise ConfigError("the config must be a mapping", file=file)
-    top = {"data", "model", "train", "seed", "dtype", "distributed"}
+    top = {"data", "model", "train", "seed", "dtype", "distributed", "properties"}
     for k in raw:
         if k not in top:
             raise ConfigError(
@@ -138,6 +145,14 @@ def from_dict(raw: dict, file: str | None = None) -> RunConfig:
     if not isinstance(dist, dict):
         raise ConfigError("must be a mapping", file=file, field="distributed")
     cfg.distributed = dict(dist)
+    from matml.properties import parse_properties
+
+    raw_props = raw.get("properties") or {}
+    try:
+        cfg.declared = parse_properties(raw_props)
+    except ConfigError as err:
+        raise ConfigError(err.message, file=file, field=err.field) from None
+    cfg.properties = dict(raw_props)
     cfg.dtype = str(raw.get("dtype", "float32"))
     if cfg.dtype not in ("float32", "float64"):
         raise ConfigError("must be float32 or float64", file=file, field="dtype")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import numpy as np
@@ -25,6 +25,9 @@ class Evaluation:
     forces_pred: np.ndarray
     stress_ref: np.ndarray  # [m, 6] Voigt, eV/Å^3, over structures with stress
     stress_pred: np.ndarray
+    # declared properties by name: (reference, predicted) values where present,
+    # [rows, *shape] in the file's units
+    properties: dict = field(default_factory=dict)
 
 
 def evaluate(
@@ -34,7 +37,8 @@ def evaluate(
     dtype=None,
     buckets: Buckets | None = None,
 ) -> Evaluation:
-    """Energy, force and stress errors of ``potential`` on ``dataset``.
+    """Energy, force and stress errors of ``potential`` on ``dataset``, and those of
+    its declared properties.
 
     ``buckets``: the padded shapes to use (default: ones fitted to ``dataset``). Pass
     the same buckets to several calls (validation and test sets) and each shape is
@@ -50,16 +54,24 @@ def _evaluate(potential, dataset, batch_size, dtype, buckets=None) -> Evaluation
     fn = predict_fn(graphdef)
     sums: dict = {}
     e_ref, e_pred, f_ref, f_pred, s_ref, s_pred = [], [], [], [], [], []
+    props = tuple(getattr(potential, "properties", ()))
+    p_ref = {p.name: [] for p in props}
+    p_pred = {p.name: [] for p in props}
     for graph in GraphLoader(dataset, batch_size, buckets=buckets):
         g = graph.to_jax(dtype)
         pred = fn(state, g)
-        for k, v in jax.device_get(error_sums(pred, g)).items():
+        for k, v in jax.device_get(error_sums(pred, g, props)).items():
             sums[k] = sums.get(k, 0.0) + float(v)
         pred = jax.device_get(pred)
-        gm = graph.graph_mask
+        for p in props:
+            m = np.asarray(graph.property_mask[p.name])
+            p_ref[p.name].append(np.asarray(graph.properties[p.name])[m])
+            p_pred[p.name].append(np.asarray(pred.properties[p.name])[m])
+        gm = graph.graph_mask & graph.has_energy
         n = graph.n_node[gm]
         e_ref.append(graph.energy[gm] / n)
         e_pred.append(np.asarray(pred.energy)[gm] / n)
+        gm = graph.graph_mask
         fm = (graph.has_forces & gm)[graph.node_graph] & graph.node_mask
         f_ref.append(graph.forces[fm])
         f_pred.append(np.asarray(pred.forces)[fm])
@@ -75,4 +87,5 @@ def _evaluate(potential, dataset, batch_size, dtype, buckets=None) -> Evaluation
         cat(f_pred).reshape(-1, 3),
         cat(s_ref).reshape(-1, 6),
         cat(s_pred).reshape(-1, 6),
+        {p.name: (cat(p_ref[p.name]), cat(p_pred[p.name])) for p in props},
     )

@@ -1,7 +1,9 @@
 """Losses and error sums: small pure functions of predictions and an ``AtomsGraph``.
 
 The energy error is taken per atom; every term is weighted per structure (``weight``)
-and per property. Padding and missing targets are masked out.
+and per property. Padding and missing targets are masked out. Declared properties
+(:mod:`matml.properties`) each add a term (mean squared error per component, in the
+file's units) and their own error sums, keyed by name.
 """
 
 from __future__ import annotations
@@ -27,27 +29,46 @@ ERROR_KEYS = tuple(f"{k}_{m}" for k in "efs" for m in ("sq", "abs", "n"))
 def _masks(graph: AtomsGraph):
     n = jnp.maximum(graph.n_node, 1).astype(graph.positions.dtype)
     g = graph.graph_mask.astype(graph.positions.dtype) * graph.weight
+    g = g * graph.has_energy  # (the structure weights of the other terms: below)
+    w = graph.graph_mask.astype(n.dtype) * graph.weight
     f_graph = (graph.has_forces & graph.graph_mask).astype(n.dtype)
-    f_node = f_graph[graph.node_graph] * graph.node_mask * g[graph.node_graph]
-    s_graph = (graph.has_stress & graph.graph_mask).astype(n.dtype) * g
+    f_node = f_graph[graph.node_graph] * graph.node_mask * w[graph.node_graph]
+    s_graph = (graph.has_stress & graph.graph_mask).astype(n.dtype) * w
     return n, g, f_node, s_graph
 
 
+def _property_rows(graph: AtomsGraph, prop, pred_value):
+    """Errors ``[rows, size]`` of one declared property and the weight of each row
+    (its structure's weight where the target is present, else 0)."""
+    w = graph.graph_mask.astype(graph.positions.dtype) * graph.weight
+    per_row = {"structure": w, "atom": w[graph.node_graph],
+               "edge": w[graph.edge_graph()]}[prop.level]  # fmt: skip
+    mask = graph.property_mask[prop.name].astype(w.dtype) * per_row
+    rows = mask.shape[0]
+    d = (pred_value - graph.properties[prop.name]).reshape(rows, -1)
+    return d, mask
+
+
 def loss_terms(
-    pred: Predictions, graph: AtomsGraph
+    pred: Predictions, graph: AtomsGraph, properties=()
 ) -> dict[str, tuple[jax.Array, jax.Array]]:
     """Weighted squared errors as ``(sum, count)`` pairs: energy per atom, force
-    components, stress components. Sums and counts add exactly over batches and
-    devices; :func:`weighted_loss` turns them into the mean squared errors."""
+    components, stress components, and the components of each declared property.
+    Sums and counts add exactly over batches and devices; :func:`weighted_loss` turns
+    them into the mean squared errors."""
     n, g, f_node, s_graph = _masks(graph)
     de = (pred.energy - graph.energy) / n
     df = jnp.sum((pred.forces - graph.forces) ** 2, axis=1)
     ds = jnp.sum((pred.stress - graph.stress) ** 2, axis=(1, 2))
-    return {
+    terms = {
         "energy": (jnp.sum(g * de**2), jnp.sum(g)),
         "forces": (jnp.sum(f_node * df), 3 * jnp.sum(f_node)),
         "stress": (jnp.sum(s_graph * ds), 9 * jnp.sum(s_graph)),
     }
+    for p in properties:
+        d, m = _property_rows(graph, p, pred.properties[p.name])
+        terms[p.name] = (jnp.sum(m * jnp.sum(d**2, axis=1)), d.shape[1] * jnp.sum(m))
+    return terms
 
 
 def weighted_loss(terms: dict, weights: dict[str, float]) -> jax.Array:
@@ -62,16 +83,19 @@ def weighted_loss(terms: dict, weights: dict[str, float]) -> jax.Array:
     return total
 
 
-def error_sums(pred: Predictions, graph: AtomsGraph) -> dict[str, jax.Array]:
-    """Sums of squared and absolute errors and counts, to be added over batches."""
+def error_sums(
+    pred: Predictions, graph: AtomsGraph, properties=()
+) -> dict[str, jax.Array]:
+    """Sums of squared and absolute errors and counts, to be added over batches
+    (``NAME.sq``, ``NAME.abs``, ``NAME.n`` for a declared property)."""
     n, _, f_node, s_graph = _masks(graph)
-    gm = graph.graph_mask.astype(n.dtype)
+    gm = (graph.graph_mask & graph.has_energy).astype(n.dtype)
     fm = (f_node > 0).astype(n.dtype)[:, None]
     sm = (s_graph > 0).astype(n.dtype)[:, None, None]
     de = (pred.energy - graph.energy) / n * gm
     df = (pred.forces - graph.forces) * fm
     ds = (pred.stress - graph.stress) * sm
-    return {
+    out = {
         "e_sq": jnp.sum(de**2),
         "e_abs": jnp.sum(jnp.abs(de)),
         "e_n": jnp.sum(gm),
@@ -82,6 +106,13 @@ def error_sums(pred: Predictions, graph: AtomsGraph) -> dict[str, jax.Array]:
         "s_abs": jnp.sum(jnp.abs(ds)),
         "s_n": 9 * jnp.sum(sm),
     }
+    for p in properties:
+        d, m = _property_rows(graph, p, pred.properties[p.name])
+        present = (m > 0).astype(d.dtype)[:, None]
+        out[f"{p.name}.sq"] = jnp.sum(present * d**2)
+        out[f"{p.name}.abs"] = jnp.sum(present * jnp.abs(d))
+        out[f"{p.name}.n"] = d.shape[1] * jnp.sum(present)
+    return out
 
 
 def metrics_from_sums(sums: dict) -> dict[str, float]:
@@ -99,14 +130,23 @@ def metrics_from_sums(sums: dict) -> dict[str, float]:
             continue
         out[f"{name}_rmse"] = factor * (float(sums[f"{key}_sq"]) / count) ** 0.5
         out[f"{name}_mae"] = factor * float(sums[f"{key}_abs"]) / count
+    for key in sums:
+        if key.endswith(".n") and float(sums[key]):  # declared properties, file units
+            name, count = key[:-2], float(sums[key])
+            out[f"{name}_rmse"] = (float(sums[f"{name}.sq"]) / count) ** 0.5
+            out[f"{name}_mae"] = float(sums[f"{name}.abs"]) / count
     return out
 
 
-def zero_sums(dtype) -> dict:
+def zero_sums(dtype, properties=()) -> dict:
     """Zeros shaped like ``{"terms": loss_terms(...), "errors": error_sums(...)}``:
     the start of running sums over batches."""
     z = jnp.zeros((), dtype)
+    names = [p.name for p in properties]
     return {
-        "terms": {k: (z, z) for k in TERMS},
-        "errors": {k: z for k in ERROR_KEYS},
+        "terms": {k: (z, z) for k in (*TERMS, *names)},
+        "errors": {
+            **{k: z for k in ERROR_KEYS},
+            **{f"{n}.{m}": z for n in names for m in ("sq", "abs", "n")},
+        },
     }

@@ -23,12 +23,15 @@ def _panel(ax, ref, pred, label, unit, factor=1.0):
 
 
 def parity_plot(evaluation, path, title: str | None = None) -> Path:
-    """Predicted against reference energy (per atom), forces and stress."""
+    """Predicted against reference energy (per atom), forces and stress, and one
+    panel per declared property (every component, in the file's units)."""
     from matml.keys import EV_PER_A3_TO_GPA
 
-    panels = [
-        (evaluation.energy_ref, evaluation.energy_pred, "energy", "meV/atom", 1e3)
-    ]
+    panels = []
+    if len(evaluation.energy_ref):
+        panels.append(
+            (evaluation.energy_ref, evaluation.energy_pred, "energy", "meV/atom", 1e3)
+        )
     if len(evaluation.forces_ref):
         panels.append(
             (evaluation.forces_ref, evaluation.forces_pred, "forces", "eV/Å", 1.0)
@@ -43,6 +46,11 @@ def parity_plot(evaluation, path, title: str | None = None) -> Path:
                 EV_PER_A3_TO_GPA,
             )
         )
+    for name, (ref, pred) in getattr(evaluation, "properties", {}).items():
+        if len(ref):
+            panels.append((ref, pred, name, "file units", 1.0))
+    if not panels:
+        raise ValueError("nothing to plot: the evaluation holds no reference values")
     fig, axes = new_figure(len(panels), 1, size=(4.3, 4.2))
     for ax, (ref, pred, label, unit, factor) in zip(axes[0], panels, strict=True):
         if label == "energy":  # show per-atom energies relative to their mean

@@ -39,11 +39,28 @@ def read_source(source: str, cfg: RunConfig, split: str = "training"):
                 kw[k] = getattr(cfg.data, k)
         atoms = read(source, format=cfg.data.format, **kw)
         name = source
-    require = [keys.ENERGY]
+    t = cfg.train
+    require = []
+    if max(t.energy_weight, t.stage_two_energy_weight or 0.0) > 0:
+        require.append(keys.ENERGY)
     if cfg.train.forces_weight > 0:
         require.append(keys.FORCES)
     validate_structures(atoms, file=name, require=require)
     return atoms, name
+
+
+def _check_present(data, name) -> None:
+    """Every declared property is held by at least one structure."""
+    counts = data.property_counts()
+    for p in data.properties:
+        if counts[p.name] == 0:
+            where = "atoms.arrays" if p.level == "atom" else "atoms.info"
+            raise InputError(
+                f"no structure holds property {p.name} (key {p.key} in {where}); "
+                f"check properties.{p.name}.key",
+                file=name,
+                field=p.key,
+            )
 
 
 def _e0_array(cfg: RunConfig, train, species) -> np.ndarray:
@@ -165,7 +182,12 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
     import yaml
 
     from matml.data import Buckets, Dataset
-    from matml.potential import Potential, fit_model_statistics, fit_scale_shift
+    from matml.potential import (
+        Potential,
+        fit_model_statistics,
+        fit_property_statistics,
+        fit_scale_shift,
+    )
     from matml.train.evaluate import evaluate
     from matml.train.plots import learning_curve, parity_plot
     from matml.train.trainer import Trainer
@@ -188,6 +210,12 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
     main = is_main()
     progress = progress and main
     store = train_atoms is None and is_store(cfg.data.train)
+    if cfg.declared and (store or is_store(cfg.data.test)):
+        raise ConfigError(
+            "a prepared store holds energies, forces and stresses only; give files "
+            "for a run with declared properties",
+            field="properties",
+        )
     if store:  # a prepared store: read lazily, never whole
         full = GraphStore(cfg.data.train).dataset(cfg.model.cutoff)
         species, train_name = list(full.species), cfg.data.train
@@ -209,11 +237,20 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
     if not store:
         species = sorted({s for a in train_atoms for s in a.get_chemical_symbols()})
         full = Dataset.from_atoms(
-            train_atoms, cfg.model.cutoff, species, name=train_name, progress=progress
+            train_atoms,
+            cfg.model.cutoff,
+            species,
+            name=train_name,
+            progress=progress,
+            properties=cfg.declared,
         )
+        _check_present(full, train_name)
     if test is not None:
         test = GraphStore(cfg.data.test).dataset(cfg.model.cutoff, species)
-    full.require(forces=cfg.train.forces_weight > 0)
+    full.require(
+        forces=cfg.train.forces_weight > 0,
+        energy=max(cfg.train.energy_weight, cfg.train.stage_two_energy_weight or 0) > 0,
+    )
     train, valid = full.split(cfg.data.valid_fraction, seed=cfg.data.split_seed)
     if len(train) == 0:
         raise InputError(
@@ -233,7 +270,9 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         shift=shift,
         dtype=dtype,
         rngs=cfg.seed,
+        properties=cfg.declared,
     )
+    fit_property_statistics(potential, train)
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
@@ -277,7 +316,9 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
     if not main:  # process 0 evaluates and writes the results
         return results
     if test_atoms is not None:
-        test = Dataset.from_atoms(test_atoms, cfg.model.cutoff, species, name="test")
+        test = Dataset.from_atoms(
+            test_atoms, cfg.model.cutoff, species, name="test", properties=cfg.declared
+        )
     # one set of padded shapes for the validation and test sets: each compiled once
     held_out = [d for d in (valid, test) if d is not None and len(d)]
     buckets = None

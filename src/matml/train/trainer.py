@@ -63,6 +63,7 @@ class _Spec(NamedTuple):
     grad_clip: float
     ema_decay: float
     dtype: str
+    properties: tuple = ()  # declared properties (matml.properties): their terms
 
 
 class _State(NamedTuple):
@@ -103,12 +104,19 @@ def _compiled(graphdef, spec: _Spec, mesh=None):
         optax.adamw(schedule, weight_decay=spec.weight_decay),
     )
 
+    props = spec.properties
+
     def sums_of(pred, graph):
-        return {"terms": loss_terms(pred, graph), "errors": error_sums(pred, graph)}
+        return {
+            "terms": loss_terms(pred, graph, props),
+            "errors": error_sums(pred, graph, props),
+        }
 
     def weighted(terms, w):
         stress = w[2] if use_stress else 0.0
-        return weighted_loss(terms, {"energy": w[0], "forces": w[1], "stress": stress})
+        weights = {"energy": w[0], "forces": w[1], "stress": stress}
+        weights.update({p.name: p.weight for p in props})
+        return weighted_loss(terms, weights)
 
     if mesh is None:
         reduce = unstack = lambda x: x  # noqa: E731
@@ -235,6 +243,10 @@ class Trainer:
         self._acc = None
         self.stage_two = False
         self._weights = self._stage_weights(False)
+        self.properties = tuple(getattr(potential, "properties", ()))
+        self.csv_fields = CSV_FIELDS + [
+            f"valid_{p.name}_{m}" for p in self.properties for m in ("rmse", "mae")
+        ]
 
     def _stage_weights(self, two: bool) -> np.ndarray:
         """Loss weights (energy, forces, stress) of stage one or two."""
@@ -245,6 +257,12 @@ class Trainer:
                   c.stage_two_stress_weight)  # fmt: skip
             w = [a if b is None else b for a, b in zip(w, w2, strict=True)]
         return np.asarray(w, self.dtype)
+
+    def _needs_energy(self) -> bool:
+        """Whether the loss reads reference energies (a positive energy weight)."""
+        return bool(
+            max(self._stage_weights(False)[0], self._stage_weights(True)[0]) > 0
+        )
 
     def _in_stage_two(self, epoch: int, seconds: float) -> bool:
         """Whether ``epoch``, starting ``seconds`` into the run, is in stage two."""
@@ -271,6 +289,7 @@ class Trainer:
             grad_clip=c.grad_clip,
             ema_decay=c.ema_decay,
             dtype=self.dtype.name,
+            properties=self.properties,
         )
         self._fns = _compiled(self.graphdef, spec, self.mesh)
         self.tx, self.schedule = self._fns[2], self._fns[3]
@@ -315,7 +334,7 @@ class Trainer:
         at once; the running sums of the epoch stay on the device."""
         with precision(self.dtype):
             if self._acc is None:
-                self._acc = self._replicate(zero_sums(self.dtype))
+                self._acc = self._replicate(zero_sums(self.dtype, self.properties))
             self.state, self._acc = self._fns[0](
                 self.state,
                 self._consts,
@@ -352,7 +371,11 @@ class Trainer:
         with precision(self.dtype):
             params = self._replicate(params)
             for graph in data:
-                acc = self._replicate(zero_sums(self.dtype)) if acc is None else acc
+                acc = (
+                    self._replicate(zero_sums(self.dtype, self.properties))
+                    if acc is None
+                    else acc
+                )
                 acc = self._fns[1](params, self._consts, self._feed(graph), acc)
         return _host(acc, self._fns[4], self._weights)
 
@@ -362,9 +385,10 @@ class Trainer:
     ) -> History:
         """Train; with ``resume`` continue from ``out_dir/checkpoint.pkl``."""
         c = self.config
-        train.require(forces=c.forces_weight > 0)
+        need = {"forces": c.forces_weight > 0, "energy": self._needs_energy()}
+        train.require(**need)
         if valid is not None and len(valid):
-            valid.require(forces=c.forces_weight > 0)
+            valid.require(**need)
         else:
             valid = None
         loader, vloader = self._loaders(train, valid)
@@ -511,7 +535,7 @@ class Trainer:
         else:
             vloss, vm = train_loss, {}
         row["valid_loss"] = vloss
-        for k in CSV_FIELDS[7:]:
+        for k in self.csv_fields[7:]:
             row[k] = vm.get(k.removeprefix("valid_"))
         return row
 
@@ -574,7 +598,7 @@ class Trainer:
 
         with atomic_path(self.out_dir / "metrics.csv") as tmp:
             with open(tmp, "w", newline="") as fh:
-                w = csv.DictWriter(fh, CSV_FIELDS)
+                w = csv.DictWriter(fh, self.csv_fields)
                 w.writeheader()
                 w.writerows(rows)
 
