@@ -22,4 +22,12 @@ def load(path):
     return _load(path)
 
 
-__all__ = ["__version__", "load"]
+def predict(model, atoms, *, batch_size: int = 8) -> dict:
+    """Energy, forces, stress and every declared property of ``model`` (a potential
+    or a saved model's path) on one structure or a list (see :mod:`matml.prediction`)."""
+    from matml.prediction import predict as _predict
+
+    return _predict(model, atoms, batch_size=batch_size)
+
+
+__all__ = ["__version__", "load", "predict"]

@@ -1,7 +1,11 @@
 """An ASE calculator for any saved matml potential.
 
 Energies, free energies (the same: no electronic entropy), forces, stress and per-atom
-energies. Arrays are padded to size buckets (atoms to a multiple of 8, edges to within
+energies, and the model's declared properties (:mod:`matml.properties`): under their
+ASE names where ASE has one (``dipole``, ``charges``, ``magmom``, ``magmoms``:
+``atoms.get_dipole_moment()`` works), and in ``calc.results[name]`` otherwise
+(``calc.get_property(name, atoms)`` too). Edge-level values come per edge of matml's
+neighbour list. Arrays are padded to size buckets (atoms to a multiple of 8, edges to within
 1/8 of a power of two, with headroom and hysteresis), so an MD run compiles once or
 twice, not at every step.
 
@@ -69,6 +73,11 @@ class MatmlCalculator(Calculator):
         self._graphdef, self._state = nnx.split(model)
         self._fn = predict_fn(self._graphdef, True, self.dtype)
         self.shapes_seen: set[tuple[int, int]] = set()
+        self.properties = tuple(getattr(model, "properties", ()))
+        self.implemented_properties = [
+            *type(self).implemented_properties,
+            *(p.name for p in self.properties),
+        ]
 
     def padded_sizes(self, n_node: int, n_edge: int) -> tuple[int, int]:
         """Padded sizes, sticky: the previous ones are kept while the structure fits
@@ -107,6 +116,10 @@ class MatmlCalculator(Calculator):
         self.results["free_energy"] = energy
         self.results["forces"] = np.asarray(pred.forces[:n], dtype=np.float64)
         self.results["energies"] = np.asarray(pred.node_energies[:n], dtype=np.float64)
+        for p in self.properties:
+            v = np.asarray(pred.properties[p.name], dtype=np.float64)
+            v = {"structure": v[0], "atom": v[:n], "edge": v[: s.n_edge]}[p.level]
+            self.results[p.name] = float(v) if v.ndim == 0 else v
         if atoms.pbc.all() and abs(np.linalg.det(atoms.cell[:])) > 1e-9:
             from ase.stress import full_3x3_to_voigt_6_stress
 

@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "train",
     "evaluate",
+    "predict",
     "data",
     "table",
     "eos",

@@ -32,7 +32,8 @@ def evaluate(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Structures per batch.")] = 8,
 ) -> None:
-    """Energy (meV/atom), force (eV/Å) and stress (GPa) errors of MODEL on DATA."""
+    """Energy (meV/atom), force (eV/Å) and stress (GPa) errors of MODEL on DATA, and
+    those of the model's declared properties (in the file's units)."""
     from matml._files import write_json
     from matml.cli.train import _print_results
     from matml.data import Dataset
@@ -47,6 +48,7 @@ def evaluate(
     cfg = RunConfig()
     cfg.data.format, cfg.data.data_dir = format, data_dir
     cfg.train.forces_weight = 0.0  # forces are optional here
+    cfg.train.energy_weight = 0.0  # and energies (a model may predict other things)
     try:
         atoms, name = read_source(data, cfg, "test")
     except MatmlError as err:
@@ -57,7 +59,9 @@ def evaluate(
         ) from None
     if not atoms:
         raise InputError("holds no structures", file=name)
-    ds = Dataset.from_atoms(atoms, pot.cutoff, pot.species, name=name)
+    ds = Dataset.from_atoms(
+        atoms, pot.cutoff, pot.species, name=name, properties=pot.properties
+    )
     ev = run_eval(pot, ds, batch_size)
     results = {"test": ev.metrics, "n_test": len(ds), "model": str(model), "data": data}
     if out is not None:

@@ -125,3 +125,26 @@ def _print_results(results: dict, out: Path) -> None:
             ),
         )
     Console().print(table)
+    # declared properties (matml.properties): RMSE and MAE in the file's units
+    builtin = ("energy", "forces", "stress")
+    names = sorted(
+        {
+            k.rsplit("_", 1)[0]
+            for name in ("valid", "test")
+            for k in (results.get(name) or {})
+            if k.rsplit("_", 1)[0] not in builtin
+        }
+    )
+    if names:
+        props = Table(title="declared properties (file units)")
+        props.add_column("set")
+        for n in names:
+            props.add_column(f"{n} RMSE", justify="right")
+            props.add_column(f"{n} MAE", justify="right")
+        for name in ("valid", "test"):
+            m = results.get(name)
+            if m:
+                cells = [f"{m[f'{n}_{s}']:.4g}" if f"{n}_{s}" in m else "-"
+                         for n in names for s in ("rmse", "mae")]  # fmt: skip
+                props.add_row(name, *cells)
+        Console().print(props)
