@@ -46,6 +46,9 @@ __all__ = [
     "assert_isolated_atoms_additive",
     "assert_smooth_cutoff",
     "assert_equivariant",
+    "assert_properties_equivariant",
+    "property_values",
+    "transform_property",
     "check_potential",
     "count_compiles",
 ]
@@ -328,6 +331,96 @@ def assert_equivariant(
             _close(
                 jax.device_get(g.array), want, tol, f"output {k} ({o.irreps}) {kind}"
             )
+
+
+def property_values(potential, atoms: Atoms) -> dict[str, np.ndarray]:
+    """The declared properties' values on one structure (numpy, float64): ``[*shape]``
+    for structures, ``[n, *shape]`` for atoms, and for edges a dict from ``(centre,
+    neighbour, shift)`` to the edge's value (so that edge orders may differ)."""
+    s = Structure.from_atoms(atoms, potential.cutoff, potential.species)
+    out = compute_batch(potential, [atoms])
+    values = {}
+    for p in potential.properties:
+        v = np.asarray(out.properties[p.name], dtype=np.float64)
+        if p.level == "structure":
+            values[p.name] = v[0]
+        elif p.level == "atom":
+            values[p.name] = v[: s.n_node]
+        else:
+            keys = zip(s.receivers, s.senders, map(tuple, s.shifts), strict=True)
+            values[p.name] = {
+                (int(i), int(j), tuple(int(x) for x in k)): v[e]
+                for e, (i, j, k) in enumerate(keys)
+            }
+    return values
+
+
+def transform_property(prop, value, rot: np.ndarray) -> np.ndarray:
+    """How ``value`` (one item of ``prop``) changes when the structure is rotated by
+    ``rot`` (an orthogonal 3x3 matrix, possibly with inversion): ``R v`` for a vector,
+    ``det(R) R v`` for a pseudovector, ``R T R^T`` for a rank-2 tensor, and the
+    Wigner D-matrices of its irreps (with parity) otherwise."""
+    det = float(np.linalg.det(rot))
+    value = np.asarray(value, dtype=np.float64)
+    kind = prop.cartesian
+    if kind == "scalar":
+        return value
+    if kind == "pseudoscalar":
+        return det * value
+    if kind == "vector":
+        return value @ rot.T
+    if kind == "pseudovector":
+        return det * value @ rot.T
+    if kind in ("symmetric", "tensor"):
+        return np.einsum("ij,...jk,lk->...il", rot, value, rot)
+    import e3nn_jax as e3nn
+    import jax
+
+    with jax.enable_x64(True):
+        d = np.asarray(e3nn.Irreps(prop.irreps).D_from_matrix(rot), dtype=np.float64)
+    return value @ d.T
+
+
+def assert_properties_equivariant(potential, atoms: Atoms, *, tol=None, seed: int = 0):
+    """Every declared property transforms as its declaration says under a rotation,
+    with and without inversion (see :func:`transform_property`); structure- and
+    atom-level values are unchanged by a translation, and atom-level ones follow a
+    permutation of the atoms. ``tol``: relative to max(1, max|value|) (default 1e-5
+    in float32, 1e-10 in float64)."""
+    if tol is None:
+        tol = 1e-10 if np.dtype(potential.dtype) == np.float64 else 1e-5
+    props = {p.name: p for p in potential.properties}
+    assert props, "the potential declares no properties"
+    ref = property_values(potential, atoms)
+    for reflect in (False, True):
+        rot = random_rotation(seed, reflect)
+        a = atoms.copy()
+        a.positions = a.positions @ rot.T
+        a.set_cell(a.cell[:] @ rot.T, scale_atoms=False)
+        got = property_values(potential, a)
+        kind = "rotation with inversion" if reflect else "rotation"
+        for name, p in props.items():
+            want = ref[name]
+            if p.level == "edge":
+                assert set(got[name]) == set(want), f"{name}: edges differ ({kind})"
+                keys = sorted(want)
+                want = np.stack([transform_property(p, want[k], rot) for k in keys])
+                have = np.stack([got[name][k] for k in keys])
+            else:
+                want, have = transform_property(p, want, rot), got[name]
+            _close(have, want, tol, f"{name} ({p.level}, {p.irreps}) under {kind}")
+    rng = np.random.default_rng(seed)
+    a = atoms.copy()
+    a.positions += rng.normal(size=3) * 3.0
+    got = property_values(potential, a)
+    perm = rng.permutation(len(atoms))
+    moved = property_values(potential, atoms[perm])
+    for name, p in props.items():
+        if p.level == "edge":
+            continue
+        _close(got[name], ref[name], tol, f"{name} under translation")
+        want = ref[name][perm] if p.level == "atom" else ref[name]
+        _close(moved[name], want, tol, f"{name} under permutation")
 
 
 def check_potential(potential, periodic: Atoms, cluster: Atoms | None = None):
