@@ -234,6 +234,22 @@ def test_unreachable_irreps_and_models_without_heads():
         Potential("pair", ["Cu"], 4.0, properties=parse_properties({"dipole": {}}))
 
 
+def test_invariant_model_scalar_heads():
+    """The descriptor network takes scalar heads (per atom, per structure), invariant
+    under rotations, inversion, translation and permutation; tensors are refused."""
+    scalars = {"gap": {"level": "structure", "irreps": "0e", "reduce": "mean"},
+               "q": {"level": "atom", "irreps": "2x0e"}}  # fmt: skip
+    pot = Potential("descriptor", ["Au", "Cu"], 4.0,
+                    {"max_order": 3, "max_degree": 2, "hidden": [8]}, dtype="float64",
+                    properties=parse_properties(scalars))  # fmt: skip
+    assert_properties_equivariant(pot, cluster())
+    v = property_values(pot, cluster())
+    assert v["gap"].shape == () and v["q"].shape == (8, 2)
+    with pytest.raises(ConfigError, match="an invariant model's heads make scalars"):
+        Potential("descriptor", ["Cu"], 4.0, {"max_order": 3, "max_degree": 2},
+                  properties=parse_properties({"dipole": {}}))  # fmt: skip
+
+
 def _cli(monkeypatch, capsys, *args):
     from matml.cli import main
 

@@ -35,7 +35,7 @@ from matml.nn.equivariant import (
     concat_flat,
 )
 
-__all__ = ["PropertyHead", "head_irreps"]
+__all__ = ["PropertyHead", "InvariantHead", "head_irreps"]
 
 
 def head_irreps(prop) -> e3nn.Irreps:
@@ -46,95 +46,21 @@ def head_irreps(prop) -> e3nn.Irreps:
     return e3nn.Irreps(prop.irreps).regroup()
 
 
-class PropertyHead(nnx.Module):
-    """One declared property from the backbone's features.
+class _Head(nnx.Module):
+    """What every head shares: per-item components (:meth:`per_item`, normalised),
+    their scale and shift from training data, and the reduction to the property's
+    level and Cartesian shape."""
 
-    Args:
-        prop: the :class:`~matml.properties.Property`.
-        irreps_in: irreps of the backbone's last-layer node features.
-        max_ell, n_basis, radial_hidden: as the backbone's convolutions.
-    """
-
-    def __init__(
-        self,
-        prop,
-        irreps_in,
-        *,
-        max_ell: int,
-        n_basis: int,
-        radial_hidden: Sequence[int] = (64, 64),
-        rngs: nnx.Rngs,
-        dtype=None,
-    ):
-        dtype = dtype or jnp.float32
-        self.prop = prop
-        irreps_in = e3nn.Irreps(irreps_in)
-        target = head_irreps(prop)
-        self.target = target
-        reach = {
-            ir3
-            for _, ir1 in irreps_in
-            for l2 in range(max_ell + 1)
-            for ir3 in ir1 * e3nn.Irrep(l2, (-1) ** l2)
-        }
-        missing = [str(ir) for _, ir in target if ir not in reach]
-        if missing:
-            raise ValueError(
-                f"property {prop.name}: {' + '.join(missing)} cannot be made from the "
-                f"model's features {irreps_in.regroup()} and edge harmonics up to "
-                f"l = {max_ell}; add an irrep of the other parity to hidden_irreps"
-            )
-        self.conv = Convolution(
-            irreps_in,
-            max_ell,
-            target,
-            n_basis=n_basis,
-            radial_hidden=radial_hidden,
-            rngs=rngs,
-            dtype=dtype,
-        )
-        one = e3nn.Irreps([(1, ir) for _, ir in target])
-        self.mix = IrrepsLinear(self.conv.irreps_out, one, rngs=rngs, dtype=dtype)
-        own = e3nn.Irreps([(1, ir) for _, ir in target if ir in irreps_in])
-        self.own = (
-            IrrepsLinear(irreps_in, own, rngs=rngs, dtype=dtype) if len(own) else None
-        )
-        self._own_index = tuple(
-            i for i, (_, ir) in enumerate(target) if ir in irreps_in
-        )
-        n0 = sum(1 for _, ir in target if ir == e3nn.Irrep("0e"))
-        c0 = irreps_in[0].mul  # the scalars come first (regrouped irreps)
-        self.scalar_mlp = (
-            MLP([c0, 32, n0], activation="silu", rngs=rngs, dtype=dtype) if n0 else None
-        )
-        dim = target.dim
+    def _init_statistics(self, dtype) -> None:
         self.scale = Constant(jnp.asarray(1.0, dtype))
-        self.shift = Constant(jnp.zeros((dim,), dtype))
+        self.shift = Constant(jnp.zeros((self.target.dim,), dtype))
 
-    def per_item(self, h, ys, radial, graph, avg) -> jax.Array:
-        """Normalised components ``[N, dim]`` (atoms) or ``[E, dim]`` (edges)."""
-        if self.prop.level == "edge":
-            flat = concat_flat(h)
-            x = flat[graph.senders] + flat[graph.receivers]  # symmetric in its ends
-            blocks = self.conv.edge_messages(x, ys, radial)
-            out = list(self.mix(blocks))
-            mask = graph.edge_mask
-        else:
-            m = self.conv(h, ys, radial, graph.senders, graph.receivers, avg)
-            out = list(self.mix(m))
-            if self.own is not None:
-                for k, y in zip(self._own_index, self.own(h), strict=True):
-                    out[k] = out[k] + y
-            if self.scalar_mlp is not None:
-                out[0] = out[0] + self.scalar_mlp(h[0][:, 0, :])[:, None, :]
-            mask = graph.node_mask
-        y = blocks_to_irreps_array(self.target, tuple(out)).array
-        return jnp.where(mask[:, None], y, 0.0)
-
-    def __call__(self, h, ys, radial, graph, avg) -> jax.Array:
+    def __call__(self, graph, *inputs) -> jax.Array:
         """The property's values: ``[G|N|E, *shape]`` in the file's units."""
+        return self.values(self.per_item(graph, *inputs), graph)
+
+    def values(self, y: jax.Array, graph) -> jax.Array:
         p = self.prop
-        y = self.per_item(h, ys, radial, graph, avg)
         scale, shift = self.scale[...], self.shift[...]
         G = graph.num_graphs
         if p.level == "structure" and p.reduce == "moment":
@@ -206,3 +132,116 @@ class PropertyHead(nnx.Module):
         with jax.enable_x64(dtype == jnp.float64):
             self.scale.value = jnp.asarray(scale, dtype)
             self.shift.value = jnp.asarray(shift, dtype)
+
+
+class InvariantHead(_Head):
+    """A scalar property from an invariant model's per-atom features (the descriptor
+    models' standardised moment invariants): an MLP per atom, then the reduction.
+    Only 0e outputs, per atom or per structure (sum or mean)."""
+
+    def __init__(self, prop, n_features: int, *, hidden: int = 32, rngs, dtype=None):
+        dtype = dtype or jnp.float32
+        target = head_irreps(prop)
+        if (
+            prop.level == "edge"
+            or prop.reduce == "moment"
+            or any(ir != e3nn.Irrep("0e") for _, ir in target)
+        ):
+            raise ValueError(
+                f"property {prop.name} ({prop.level}, {target}): an invariant model's "
+                "heads make scalars (0e) per atom or per structure (sum or mean); "
+                "use nequip or mace for tensors, moments and edges"
+            )
+        self.prop = prop
+        self.target = target
+        self.mlp = MLP([n_features, hidden, target.dim], activation="silu",
+                       rngs=rngs, dtype=dtype)  # fmt: skip
+        self._init_statistics(dtype)
+
+    def per_item(self, graph, features: jax.Array) -> jax.Array:
+        """Normalised components ``[N, dim]``."""
+        return jnp.where(graph.node_mask[:, None], self.mlp(features), 0.0)
+
+
+class PropertyHead(_Head):
+    """One declared property from the backbone's features.
+
+    Args:
+        prop: the :class:`~matml.properties.Property`.
+        irreps_in: irreps of the backbone's last-layer node features.
+        max_ell, n_basis, radial_hidden: as the backbone's convolutions.
+    """
+
+    def __init__(
+        self,
+        prop,
+        irreps_in,
+        *,
+        max_ell: int,
+        n_basis: int,
+        radial_hidden: Sequence[int] = (64, 64),
+        rngs: nnx.Rngs,
+        dtype=None,
+    ):
+        dtype = dtype or jnp.float32
+        self.prop = prop
+        irreps_in = e3nn.Irreps(irreps_in)
+        target = head_irreps(prop)
+        self.target = target
+        reach = {
+            ir3
+            for _, ir1 in irreps_in
+            for l2 in range(max_ell + 1)
+            for ir3 in ir1 * e3nn.Irrep(l2, (-1) ** l2)
+        }
+        missing = [str(ir) for _, ir in target if ir not in reach]
+        if missing:
+            raise ValueError(
+                f"property {prop.name}: {' + '.join(missing)} cannot be made from the "
+                f"model's features {irreps_in.regroup()} and edge harmonics up to "
+                f"l = {max_ell}; add an irrep of the other parity to hidden_irreps"
+            )
+        self.conv = Convolution(
+            irreps_in,
+            max_ell,
+            target,
+            n_basis=n_basis,
+            radial_hidden=radial_hidden,
+            rngs=rngs,
+            dtype=dtype,
+        )
+        one = e3nn.Irreps([(1, ir) for _, ir in target])
+        self.mix = IrrepsLinear(self.conv.irreps_out, one, rngs=rngs, dtype=dtype)
+        own = e3nn.Irreps([(1, ir) for _, ir in target if ir in irreps_in])
+        self.own = (
+            IrrepsLinear(irreps_in, own, rngs=rngs, dtype=dtype) if len(own) else None
+        )
+        self._own_index = tuple(
+            i for i, (_, ir) in enumerate(target) if ir in irreps_in
+        )
+        n0 = sum(1 for _, ir in target if ir == e3nn.Irrep("0e"))
+        c0 = irreps_in[0].mul  # the scalars come first (regrouped irreps)
+        self.scalar_mlp = (
+            MLP([c0, 32, n0], activation="silu", rngs=rngs, dtype=dtype) if n0 else None
+        )
+        self._init_statistics(dtype)
+
+    def per_item(self, graph, h, ys, radial, avg) -> jax.Array:
+        """Normalised components ``[N, dim]`` (atoms) or ``[E, dim]`` (edges)."""
+        if self.prop.level == "edge":
+            flat = concat_flat(h)
+            x = flat[graph.senders] + flat[graph.receivers]  # symmetric in its ends
+            blocks = self.conv.edge_messages(x, ys, radial)
+            out = list(self.mix(blocks))
+            mask = graph.edge_mask
+        else:
+            m = self.conv(h, ys, radial, graph.senders, graph.receivers, avg)
+            out = list(self.mix(m))
+            if self.own is not None:
+                for k, y in zip(self._own_index, self.own(h), strict=True):
+                    out[k] = out[k] + y
+            if self.scalar_mlp is not None:
+                out[0] = out[0] + self.scalar_mlp(h[0][:, 0, :])[:, None, :]
+            mask = graph.node_mask
+        y = blocks_to_irreps_array(self.target, tuple(out)).array
+        return jnp.where(mask[:, None], y, 0.0)

@@ -98,14 +98,24 @@ class Potential(nnx.Module):
         if not self.properties:
             self.heads = None
             return
-        if not hasattr(self.model, "features"):
+        from matml.models.heads import InvariantHead, PropertyHead, head_irreps
+
+        if hasattr(self.model, "n_features"):  # invariant (descriptor) models
+            try:
+                self.heads = nnx.List(
+                    [InvariantHead(p, self.model.n_features, rngs=rngs, dtype=dtype)
+                     for p in self.properties]
+                )  # fmt: skip
+            except ValueError as err:
+                raise ConfigError(str(err), field="properties") from None
+            return
+        if not hasattr(self.model, "feature_irreps"):
             raise ConfigError(
                 f"model {self.model_name!r} has no output heads for properties "
-                f"({', '.join(p.name for p in self.properties)}): use nequip or mace",
+                f"({', '.join(p.name for p in self.properties)}): use nequip, mace "
+                "or (for scalars) descriptor",
                 field="properties",
             )
-        from matml.models.heads import PropertyHead, head_irreps
-
         needs = {str(ir) for p in self.properties for _, ir in head_irreps(p)}
         config = self.model_config
         if needs != {"0e"} and "last_irreps" not in config:
@@ -168,10 +178,17 @@ class Potential(nnx.Module):
             vectors = edge_vectors(graph)
         if not self.properties:
             return self.node_energies(graph, vectors), {}
+        if not hasattr(self.model, "feature_irreps"):  # invariant model
+            x = self.model.features(graph, vectors)
+            values = {
+                p.name: head(graph, x)
+                for p, head in zip(self.properties, self.heads, strict=True)
+            }
+            return self.node_energies(graph, vectors), values
         out, (h, ys, radial, avg) = self.model.features(graph, vectors)
         e = self.scale[...] * out + self.shift[...] + self.e0[...][graph.species]
         values = {
-            p.name: head(h, ys, radial, graph, avg)
+            p.name: head(graph, h, ys, radial, avg)
             for p, head in zip(self.properties, self.heads, strict=True)
         }
         return jnp.where(graph.node_mask, e, 0.0), values

@@ -210,6 +210,12 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
     main = is_main()
     progress = progress and main
     store = train_atoms is None and is_store(cfg.data.train)
+    if cfg.declared and cfg.model.name == "linear":
+        raise ConfigError(
+            "the linear model is a closed-form fit of energies; declare properties "
+            "on descriptor, nequip or mace",
+            field="properties",
+        )
     if cfg.declared and (store or is_store(cfg.data.test)):
         raise ConfigError(
             "a prepared store holds energies, forces and stresses only; give files "
