@@ -7,6 +7,10 @@ A config file has four sections (all optional but ``data.train``)::
     data:  {train: FILE, test: FILE, valid_fraction: 0.1, ...}
     model: {name: pair, cutoff: 5.0, hidden: [64, 64], ...}   # the rest goes to the model
     train: {epochs: 100, batch_size: 8, lr: 0.003, ...}
+    properties: {dipole: {level: structure, reduce: moment}, ...}   # optional heads
+
+``properties`` declares outputs beyond energy, forces and stress (see
+:mod:`matml.properties`).
 """
 
 from __future__ import annotations
