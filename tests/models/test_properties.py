@@ -278,6 +278,35 @@ def test_absent_key_is_an_error_and_leaves_nothing(tensor_data, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_training_on_properties_alone(tensor_data, tmp_path):
+    """Structures with neither energy nor forces train a scalar head alone (no
+    gradient pass); the metrics hold the head's errors and no energy's."""
+    from matml.demo.tensors import true_charges
+    from matml.train.run import train_from_config
+
+    data = []
+    for a in tensor_data[:20]:
+        b = a.copy()
+        del b.info["energy"], b.arrays["forces"]
+        b.info["REF_spread"] = float(np.std(true_charges(a)))
+        data.append(b)
+    cfg = {"model": {"name": "nequip", "cutoff": 4.0, **SMALL},
+           "properties": {"spread": {"level": "structure", "irreps": "0e",
+                                     "reduce": "mean"}},
+           "data": {"valid_fraction": 0.25},
+           "train": {"epochs": 6, "batch_size": 5, "lr": 0.02, "energy_weight": 0,
+                     "forces_weight": 0}}  # fmt: skip
+    res = train_from_config(cfg, tmp_path / "run", train_atoms=data, progress=False)
+    assert "energy_rmse" not in res["valid"] and "forces_rmse" not in res["valid"]
+    import csv
+
+    with open(tmp_path / "run" / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["train_forces_rmse"] == "" and rows[0]["train_energy_rmse"] == ""
+    assert float(rows[-1]["valid_loss"]) < float(rows[0]["valid_loss"])
+    assert res["valid"]["spread_rmse"] > 0
+
+
 def test_data_values_are_the_truth(tensor_data):
     a = tensor_data[3]
     np.testing.assert_allclose(a.info["REF_dipole"], true_dipole(a), atol=1e-12)

@@ -26,14 +26,26 @@ class Predictions(NamedTuple):
     properties: dict = {}
 
 
-def predict(potential, graph: AtomsGraph, *, stress: bool = True) -> Predictions:
+def predict(
+    potential, graph: AtomsGraph, *, stress: bool = True, forces: bool = True
+) -> Predictions:
     """Energy, forces, stress and per-atom energies of every structure in ``graph``,
     and the values of the potential's declared properties (from the same pass).
 
     Pure and jittable: call it inside ``jax.jit`` (with the potential split by nnx).
+    With ``forces=False`` and ``stress=False`` there is no gradient pass (forces and
+    stress are zero): what a model trained on other properties alone needs.
     """
     G = graph.num_graphs
     dtype = graph.positions.dtype
+    if not forces and not stress:
+        if hasattr(potential, "outputs"):
+            node_e, props = potential.outputs(graph, edge_vectors(graph))
+        else:
+            node_e, props = potential.node_energies(graph, edge_vectors(graph)), {}
+        energy = jax.ops.segment_sum(node_e, graph.node_graph, G)
+        zeros = jnp.zeros_like(graph.positions)
+        return Predictions(energy, zeros, jnp.zeros_like(graph.cell), node_e, props)
 
     def total_energy(positions, strain):
         sym = 0.5 * (strain + jnp.swapaxes(strain, 1, 2))

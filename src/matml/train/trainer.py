@@ -64,6 +64,7 @@ class _Spec(NamedTuple):
     ema_decay: float
     dtype: str
     properties: tuple = ()  # declared properties (matml.properties): their terms
+    forces: bool = True  # whether any stage fits forces (else no gradient pass)
 
 
 class _State(NamedTuple):
@@ -91,6 +92,7 @@ def _compiled(graphdef, spec: _Spec, mesh=None):
     weights needs no new compilation.
     """
     use_stress = spec.stress
+    use_forces = spec.forces or spec.stress
     dtype = jnp.dtype(spec.dtype)
     schedule = optax.warmup_cosine_decay_schedule(
         init_value=spec.lr * 0.1 if spec.warmup else spec.lr,
@@ -131,7 +133,11 @@ def _compiled(graphdef, spec: _Spec, mesh=None):
 
     def loss_fn(params, consts, graph, w):
         graph = unstack(graph)
-        pred = predict(nnx.merge(graphdef, params, consts), graph, stress=use_stress)
+        pot = nnx.merge(graphdef, params, consts)
+        pred = predict(pot, graph, stress=use_stress, forces=use_forces)
+        if not use_forces:  # none computed: no force or stress errors to report
+            no = jnp.zeros_like(graph.has_forces)
+            graph = graph._replace(has_forces=no, has_stress=no)
         sums = reduce(sums_of(pred, graph))
         return weighted(sums["terms"], w), sums
 
@@ -290,6 +296,9 @@ class Trainer:
             ema_decay=c.ema_decay,
             dtype=self.dtype.name,
             properties=self.properties,
+            forces=bool(
+                max(self._stage_weights(False)[1], self._stage_weights(True)[1]) > 0
+            ),
         )
         self._fns = _compiled(self.graphdef, spec, self.mesh)
         self.tx, self.schedule = self._fns[2], self._fns[3]
