@@ -89,3 +89,72 @@ def mlearn(
 
     console.print(Markdown(report(results)))
     console.print(f"results: {out / 'results.json'}, report: {out / 'report.md'}")
+
+
+@bench_app.command("structures")
+def structures(
+    models: Annotated[
+        str, typer.Option(help="Comma-separated models: composition, invariants.")
+    ] = "composition,invariants",
+    targets: Annotated[
+        str, typer.Option(help="Comma-separated targets: log_kvrh, log_gvrh.")
+    ] = "log_kvrh,log_gvrh",
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="mp_elastic_structures.json.gz (pandas split-JSON of pymatgen "
+            "structures with bulk_modulus and shear_modulus in GPa)."
+        ),
+    ] = Path("../shared/data/tables/mp_elastic_structures.json.gz"),
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path(
+        "runs/bench-structures"
+    ),
+    limit: Annotated[
+        int | None, typer.Option(help="Use only the first N usable rows.")
+    ] = None,
+    max_order: Annotated[
+        int, typer.Option(help="Invariants: largest Zernike order N.")
+    ] = 5,
+    max_degree: Annotated[int, typer.Option(help="Invariants: degree 1-4.")] = 2,
+    cutoff: Annotated[float, typer.Option(help="Invariants: cutoff (Å).")] = 5.0,
+    cell: Annotated[
+        bool, typer.Option(help="Add volume per atom and density to the invariants.")
+    ] = True,
+    n_estimators: Annotated[int, typer.Option(help="Trees per forest.")] = 500,
+    n_jobs: Annotated[int, typer.Option(help="Parallel jobs for the trees.")] = 2,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Elastic moduli (log10 K_VRH, G_VRH) of MP compounds from their structures:
+    5-fold CV of the composition-only pipeline and of structure-averaged moment
+    invariants + composition, on the same folds. Writes results.json and report.md."""
+    import shlex
+    import sys
+
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from matml.bench.structures import BenchOptions, load_structures, run_structures
+
+    console = Console()
+    echo = lambda s: console.print(s, highlight=False)  # noqa: E731
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    tgts = [t.strip() for t in targets.split(",") if t.strip()]
+    data_set = load_structures(data, limit)
+    echo(" / ".join(data_set.notes))
+    opts = BenchOptions(
+        n_estimators=n_estimators,
+        n_jobs=n_jobs,
+        cutoff=cutoff,
+        max_order=max_order,
+        max_degree=max_degree,
+        cell=cell,
+        progress=progress,
+    )
+    command = "matml " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    summary = run_structures(
+        data_set, names, tgts, out, opts, command=command, echo=echo
+    )
+    from matml.bench.structures import report
+
+    console.print(Markdown(report(summary)))
+    console.print(f"results: {out / 'results.json'}, report: {out / 'report.md'}")
