@@ -321,7 +321,8 @@ def run_structures(
         "feature_seconds": {k: v[-1] for k, v in data.cache.items()},
         "feature_counts": {k: len(v[1]) for k, v in data.cache.items()},
         "models": {
-            m: (MODELS[m].__doc__ or "").strip().splitlines()[0] for m in models
+            m: ((MODELS[m].__doc__ or "").strip().splitlines() or [m])[0]
+            for m in models
         },
         "results": results,
         "leaderboard": {t: LEADERBOARD[t] for t in targets},
