@@ -167,3 +167,14 @@ def test_bad_data_file_is_one_line(monkeypatch, capsys, tmp_path, content):
     assert err.count("\n") == 0 and "Traceback" not in err, err
     assert err.startswith(f"error: {path}: "), err
     assert not (tmp_path / "results.json").exists()
+
+
+def test_unknown_model_is_one_line_before_reading(monkeypatch, capsys, tmp_path):
+    code, _, err = run(
+        monkeypatch, capsys, "bench", "structures", "--models", "composition,foo",
+        "--data", tmp_path / "absent.json.gz", "--out", tmp_path,
+    )  # fmt: skip
+    assert code == 2
+    assert (
+        err == "error: field models: unknown model 'foo' (use composition, invariants)"
+    )

@@ -46,6 +46,7 @@ __all__ = [
     "MODELS",
     "TARGETS",
     "BenchOptions",
+    "check_names",
     "StructureSet",
     "load_structures",
     "make_folds",
@@ -255,6 +256,19 @@ MODELS: dict[str, Callable] = {
 
 
 # -- the benchmark -----------------------------------------------------------------
+def check_names(models, targets) -> None:
+    """Raise ``InputError`` for a model or target name that is not known."""
+    for kind, names, known in (("model", models, MODELS), ("target", targets, TARGETS)):
+        for name in names:
+            if name not in known:
+                raise InputError(
+                    f"unknown {kind} {name!r} (use {', '.join(known)})",
+                    field=f"{kind}s",
+                )
+        if not names:
+            raise InputError(f"no {kind}s given", field=f"{kind}s")
+
+
 def run_structures(
     data: StructureSet,
     models: list[str] | tuple[str, ...] = ("composition", "invariants"),
@@ -274,16 +288,7 @@ def run_structures(
     indices, the data notes and the leaderboard numbers for scale.
     """
     opts = opts or BenchOptions()
-    for m in models:
-        if m not in MODELS:
-            raise InputError(
-                f"unknown model {m!r} (use {', '.join(MODELS)})", field="models"
-            )
-    for t in targets:
-        if t not in TARGETS:
-            raise InputError(
-                f"unknown target {t!r} (use {', '.join(TARGETS)})", field="targets"
-            )
+    check_names(models, targets)
     folds = make_folds(len(data))
     results: dict = {t: {} for t in targets}
     for t in targets:

@@ -133,12 +133,18 @@ def structures(
     from rich.console import Console
     from rich.markdown import Markdown
 
-    from matml.bench.structures import BenchOptions, load_structures, run_structures
+    from matml.bench.structures import (
+        BenchOptions,
+        check_names,
+        load_structures,
+        run_structures,
+    )
 
     console = Console()
     echo = lambda s: console.print(s, highlight=False)  # noqa: E731
     names = [m.strip() for m in models.split(",") if m.strip()]
     tgts = [t.strip() for t in targets.split(",") if t.strip()]
+    check_names(names, tgts)
     data_set = load_structures(data, limit)
     echo(" / ".join(data_set.notes))
     opts = BenchOptions(
