@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from matml.bench.structure_equivariant import equivariant_model
 from matml.bench.structure_features import invariant_features
 from matml.errors import InputError
 from matml.tabular.bench import LEADERBOARD, MATBENCH_SEED
@@ -96,6 +97,9 @@ class BenchOptions:
     cell: bool = True  # volume per atom and density
     atom_budget: int = 2048  # atoms per jitted call
     progress: bool = False
+    # the equivariant model: training time and epochs (the schedule's length) per fold
+    equivariant_minutes: float = 5.0
+    equivariant_epochs: int = 40
 
 
 def load_structures(path: str | os.PathLike, limit: int | None = None) -> StructureSet:
@@ -252,6 +256,7 @@ def invariants_model(data: StructureSet, target: str, folds, opts: BenchOptions)
 MODELS: dict[str, Callable] = {
     "composition": composition_model,
     "invariants": invariants_model,
+    "equivariant": equivariant_model,
 }
 
 
@@ -333,6 +338,15 @@ def run_structures(
         "leaderboard": {t: LEADERBOARD[t] for t in targets},
         "leaderboard_note": _NOTE,
     }
+    if "_equivariant_log" in data.__dict__:
+        from matml.bench.structure_equivariant import CONFIG
+
+        summary["equivariant"] = {
+            "model": ", ".join(f"{k} {v}" for k, v in CONFIG.items()),
+            "minutes_per_fold": opts.equivariant_minutes,
+            "epochs": opts.equivariant_epochs,
+            "folds": data.__dict__["_equivariant_log"],
+        }
     if out is not None:
         from matml.tabular.report import Report
 
@@ -378,6 +392,20 @@ def report(summary: dict) -> str:
         f"{'added' if o['cell'] else 'left out'}; extra trees, {o['n_estimators']} "
         "trees, max_features=0.5.\n"
     )
+    eq = summary.get("equivariant")
+    if eq:
+        lines.append(
+            f"Equivariant model: {eq['model']}, one scalar head per target (structure "
+            f"mean), {eq['minutes_per_fold']} min and at most {eq['epochs']} epochs "
+            "per fold, one model for both targets (the second target's seconds are "
+            "near zero); per fold: "
+            + "; ".join(
+                f"{r['epochs_run']} epochs (best {r['best_epoch']}), "
+                f"{r['seconds']:.0f} s"
+                for r in eq["folds"]
+            )
+            + ".\n"
+        )
     for k, s in summary["feature_seconds"].items():
         lines.append(
             f"Structure features `{k}`: {summary['feature_counts'][k]} per structure, "

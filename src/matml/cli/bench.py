@@ -94,7 +94,10 @@ def mlearn(
 @bench_app.command("structures")
 def structures(
     models: Annotated[
-        str, typer.Option(help="Comma-separated models: composition, invariants.")
+        str,
+        typer.Option(
+            help="Comma-separated models: composition, invariants, equivariant."
+        ),
     ] = "composition,invariants",
     targets: Annotated[
         str, typer.Option(help="Comma-separated targets: log_kvrh, log_gvrh.")
@@ -122,6 +125,12 @@ def structures(
     ] = True,
     n_estimators: Annotated[int, typer.Option(help="Trees per forest.")] = 500,
     n_jobs: Annotated[int, typer.Option(help="Parallel jobs for the trees.")] = 2,
+    equivariant_minutes: Annotated[
+        float, typer.Option(help="Equivariant model: training minutes per fold.")
+    ] = 5.0,
+    equivariant_epochs: Annotated[
+        int, typer.Option(help="Equivariant model: epochs (schedule) per fold.")
+    ] = 40,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Elastic moduli (log10 K_VRH, G_VRH) of MP compounds from their structures:
@@ -155,6 +164,8 @@ def structures(
         max_degree=max_degree,
         cell=cell,
         progress=progress,
+        equivariant_minutes=equivariant_minutes,
+        equivariant_epochs=equivariant_epochs,
     )
     command = "matml " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     summary = run_structures(

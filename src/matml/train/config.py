@@ -34,6 +34,9 @@ class DataConfig:
     forces_key: str | None = None
     stress_key: str | None = None
     data_dir: str | None = None  # local copy of the mlearn data
+    # elements the model knows besides those of the training data (a test set may
+    # hold others: their embeddings stay untrained)
+    species: list | None = None
     valid_fraction: float = 0.1
     split_seed: int = 0  # of the validation split; the top-level seed is the weights'
 

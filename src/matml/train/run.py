@@ -241,7 +241,10 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
 
     dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
     if not store:
-        species = sorted({s for a in train_atoms for s in a.get_chemical_symbols()})
+        species = sorted(
+            {s for a in train_atoms for s in a.get_chemical_symbols()}
+            | set(cfg.data.species or ())
+        )
         full = Dataset.from_atoms(
             train_atoms,
             cfg.model.cutoff,
