@@ -71,11 +71,16 @@ class MatmlCalculator(Calculator):
         self.potential = model
         self.dtype = np.dtype(dtype or model.dtype)
         self._graphdef, self._state = nnx.split(model)
-        self._fn = predict_fn(self._graphdef, True, self.dtype)
+        # a model of declared properties alone has no meaningful energy: no gradient
+        # pass, and only its properties are offered
+        self.energy_trained = getattr(model, "energy_trained", True)
+        self._fn = predict_fn(
+            self._graphdef, self.energy_trained, self.dtype, forces=self.energy_trained
+        )
         self.shapes_seen: set[tuple[int, int]] = set()
         self.properties = tuple(getattr(model, "properties", ()))
         self.implemented_properties = [
-            *type(self).implemented_properties,
+            *(type(self).implemented_properties if self.energy_trained else ()),
             *(p.name for p in self.properties),
         ]
 
@@ -94,6 +99,13 @@ class MatmlCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
         pot = self.potential
+        if not self.energy_trained and any(
+            k in properties for k in type(self).implemented_properties
+        ):
+            raise PropertyNotImplementedError(
+                f"{', '.join(properties)}: this model was trained on "
+                f"{', '.join(p.name for p in self.properties)} alone, not on energies"
+            )
         if "stress" in properties and not (
             atoms.pbc.all() and abs(np.linalg.det(atoms.cell[:])) > 1e-9
         ):
@@ -111,15 +123,17 @@ class MatmlCalculator(Calculator):
         graph = collate([s], n_node, n_edge, 2).cast(self.dtype)
         pred = jax.device_get(self._fn(self._state, graph))
         n = s.n_node
+        for p in self.properties:
+            v = np.asarray(pred.properties[p.name], dtype=np.float64)
+            v = {"structure": v[0], "atom": v[:n], "edge": v[: s.n_edge]}[p.level]
+            self.results[p.name] = float(v) if v.ndim == 0 else v
+        if not self.energy_trained:
+            return
         energy = float(pred.energy[0])
         self.results["energy"] = energy
         self.results["free_energy"] = energy
         self.results["forces"] = np.asarray(pred.forces[:n], dtype=np.float64)
         self.results["energies"] = np.asarray(pred.node_energies[:n], dtype=np.float64)
-        for p in self.properties:
-            v = np.asarray(pred.properties[p.name], dtype=np.float64)
-            v = {"structure": v[0], "atom": v[:n], "edge": v[: s.n_edge]}[p.level]
-            self.results[p.name] = float(v) if v.ndim == 0 else v
         if atoms.pbc.all() and abs(np.linalg.det(atoms.cell[:])) > 1e-9:
             from ase.stress import full_3x3_to_voigt_6_stress
 

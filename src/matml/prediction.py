@@ -31,7 +31,8 @@ def _potential(model):
 
 
 def predict(model, atoms: Atoms | Sequence[Atoms], *, batch_size: int = 8) -> dict:
-    """Energy, forces, stress, per-atom energies and declared properties.
+    """Energy, forces, stress, per-atom energies and declared properties (the
+    properties alone for a model trained on nothing else).
 
     Args:
         model: a :class:`~matml.potential.Potential` or the path of a saved model.
@@ -56,7 +57,8 @@ def predict(model, atoms: Atoms | Sequence[Atoms], *, batch_size: int = 8) -> di
     validate_structures(atoms_list, file="structures to predict", require=())
     ds = Dataset.from_atoms(atoms_list, pot.cutoff, pot.species, name="structures")
     graphdef, state = nnx.split(pot)
-    fn = predict_fn(graphdef, True, pot.dtype)
+    trained = getattr(pot, "energy_trained", True)
+    fn = predict_fn(graphdef, trained, pot.dtype, forces=trained)
     buckets = Buckets.for_dataset(ds, batch_size)
     with precision(pot.dtype):
         for graph in GraphLoader(ds, batch_size, buckets=buckets):
@@ -83,6 +85,9 @@ def predict(model, atoms: Atoms | Sequence[Atoms], *, batch_size: int = 8) -> di
                     out[p.name].append(v[0] if p.level == "structure" else v)
                 a += n
                 b += m
+    if not trained:  # a model of other properties alone: no meaningful energy
+        for k in ("energy", "forces", "energies", "stress"):
+            out.pop(k)
     if single:
         return {k: v[0] for k, v in out.items() if v[0] is not None}
     return out

@@ -68,6 +68,10 @@ KNOWN = {
 # properties that ASE's calculators know by name (the rest go to calc.results too)
 ASE_NAMES = {"dipole", "charges", "magmom", "magmoms"}
 OPTIONS = ("level", "irreps", "cartesian", "key", "weight", "reduce")
+# names the calculator and matml.predict already give (or ASE reads with another
+# meaning): a property may not take them
+RESERVED = {"energies", "node_energies", "free_energy", "stresses", "forces",
+            "energy", "stress"}  # fmt: skip
 
 
 def _irreps(text: str):
@@ -128,7 +132,14 @@ class Property:
                 f"has {a.size} values, expected {int(np.prod(want, dtype=int))} "
                 f"(shape {want})"
             )
-        return a.reshape(want)
+        if count is not None and a.ndim and a.shape[0] != count:
+            raise ValueError(f"has shape {a.shape}: expected {count} rows (one a row)")
+        a = a.reshape(want)
+        if self.cartesian == "symmetric" and np.abs(a - np.swapaxes(a, -1, -2)).max(
+            initial=0.0
+        ) > 1e-6 * max(1.0, float(np.abs(a).max(initial=0.0))):
+            raise ValueError("is declared symmetric but is not")
+        return a
 
 
 ENERGY = Property("energy", "structure", "0e", "scalar", "REF_energy", builtin=True)
@@ -169,6 +180,11 @@ def declare(name: str, spec, *, where: str = "properties") -> Property:
             f"loss weight with train.{name}_weight",
             field=field,
         )
+    if name in RESERVED:
+        raise ConfigError(
+            f"{name} is a name the calculator already gives; choose another",
+            field=field,
+        )
     if not isinstance(spec, dict):
         raise ConfigError("must be a mapping (level, irreps, ...)", field=field)
     for k in spec:
@@ -178,6 +194,11 @@ def declare(name: str, spec, *, where: str = "properties") -> Property:
             )
     known_level, known_kind = KNOWN.get(name, (None, None))
     level = spec.get("level", known_level)
+    if known_level is not None and level != known_level:
+        raise ConfigError(
+            f"a {name} is a {known_level}-level property, not {level}",
+            field=f"{field}.level",
+        )
     if level not in LEVELS:
         raise ConfigError(
             f"unknown level {level!r}; choose {', '.join(LEVELS)}",
@@ -227,7 +248,8 @@ def declare(name: str, spec, *, where: str = "properties") -> Property:
         irreps = expected
     if irreps.dim == 0:
         raise ConfigError("irreps are empty", field=f"{field}.irreps")
-    reduce = spec.get("reduce", "sum")
+    # a dipole is the moment of charges by default (for clusters and molecules)
+    reduce = spec.get("reduce", "moment" if name == "dipole" else "sum")
     if reduce not in REDUCE:
         raise ConfigError(
             f"unknown reduce {reduce!r}; choose {', '.join(REDUCE)}",
@@ -247,8 +269,8 @@ def declare(name: str, spec, *, where: str = "properties") -> Property:
         weight = float(spec.get("weight", 1.0))
     except (TypeError, ValueError):
         raise ConfigError("must be a number", field=f"{field}.weight") from None
-    if not weight >= 0:
-        raise ConfigError("must not be negative", field=f"{field}.weight")
+    if not 0 <= weight < float("inf"):
+        raise ConfigError("must be a finite number >= 0", field=f"{field}.weight")
     return Property(
         name=name,
         level=level,

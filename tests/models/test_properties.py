@@ -35,6 +35,7 @@ DECLARED = {
     "born": {"level": "atom", "cartesian": "tensor"},
     "spin": {"level": "atom", "cartesian": "pseudovector"},
     "quad": {"level": "atom", "irreps": "2e + 0e"},
+    "multi": {"level": "atom", "irreps": "2x0e + 2x1o"},
     "bond": {"level": "edge", "irreps": "0e + 1o"},
 }
 
@@ -121,6 +122,11 @@ def test_rank2_values_are_3x3(pot64):
     assert np.abs(v["born"] - np.swapaxes(v["born"], 1, 2)).max() > 1e-6
     assert v["gap"].shape == () and v["dipole"].shape == (3,)
     assert v["quad"].shape == (8, 6) and v["spin"].shape == (8, 3)
+    assert v["multi"].shape == (8, 8)
+    # the equivariance checks are relative to max(1, |v|): every head is not ~0
+    for name in DECLARED:
+        x = v[name] if name != "bond" else np.stack(list(v[name].values()))
+        assert np.abs(x).max() > 1e-3, name
 
 
 def test_save_load_identical(pot64, tmp_path):
@@ -216,12 +222,54 @@ def test_extxyz_round_trip_of_tensor_keys(tmp_path):
         ({"energy": {"level": "structure", "irreps": "0e"}}, "is built in"),
         ({"x": {"level": "atom", "irreps": "1q"}}, "not e3nn irreps"),
         ({"x": {"level": "atom"}}, "give its irreps"),
+        ({"energies": {"level": "atom", "irreps": "0e"}}, "calculator already gives"),
+        ({"dipole": {"level": "atom"}}, "a dipole is a structure-level property"),
+        ({"x": {"level": "atom", "irreps": "0e", "weight": "inf"}}, "finite number"),
     ],
 )  # fmt: skip
 def test_bad_declarations_are_one_line_errors(declared, match):
     with pytest.raises(ConfigError, match=__import__("re").escape(match)) as err:
         parse_properties(declared)
     assert "\n" not in str(err.value)
+
+
+def test_config_of_older_runs_compares_equal():
+    """A run made before properties and data.species existed still resumes: the
+    resolved config leaves out both when unset."""
+    from matml.train.config import from_dict
+
+    d = from_dict({"data": {"train": "x.xyz"}}).to_dict()
+    assert "properties" not in d and "species" not in d["data"]
+    with pytest.raises(ConfigError, match="list of element symbols"):
+        from_dict({"data": {"train": "x.xyz", "species": "Cu"}})
+
+
+def test_data_errors_name_the_property(pot64, tmp_path):
+    from matml.io import read, write_extxyz
+
+    (dipole,) = parse_properties({"dipole": {}})  # reduce: moment by default
+    assert dipole.reduce == "moment"
+    a = crystal()
+    a.info["REF_dipole"] = np.ones(3)
+    with pytest.raises(InputError, match="periodic structure does not define") as e:
+        Dataset.from_atoms([a], 4.0, properties=[dipole])
+    assert "field REF_dipole" in str(e.value) and "\n" not in str(e.value)
+    (chi,) = parse_properties({"chi": {"level": "atom", "cartesian": "symmetric"}})
+    b = cluster()
+    b.arrays["REF_chi"] = np.random.default_rng(0).normal(size=(8, 9))
+    with pytest.raises(InputError, match="declared symmetric but is not"):
+        Dataset.from_atoms([b], 4.0, properties=[chi])
+    # a model's properties missing from a data set: one line, not a KeyError
+    from matml.train.evaluate import evaluate
+
+    with pytest.raises(InputError, match="the model predicts dipole, pol"):
+        evaluate(pot64, Dataset.from_atoms([cluster()], 4.0, ["Au", "Cu"]))
+    # ASE moves a plain 'dipole' key into a calculator: it stays readable
+    c = cluster()
+    c.info["dipole"] = np.array([0.1, 0.2, 0.3])
+    write_extxyz(tmp_path / "d.xyz", [c])
+    (back,) = read(tmp_path / "d.xyz")
+    np.testing.assert_allclose(back.info["dipole"], [0.1, 0.2, 0.3])
 
 
 def test_unreachable_irreps_and_models_without_heads():
@@ -262,7 +310,7 @@ def _cli(monkeypatch, capsys, *args):
 
 @pytest.fixture(scope="module")
 def tensor_data():
-    return make_tensor_clusters(28, seed=0)
+    return make_tensor_clusters(44, seed=0)
 
 
 def test_absent_key_is_an_error_and_leaves_nothing(tensor_data, tmp_path):
@@ -305,6 +353,20 @@ def test_training_on_properties_alone(tensor_data, tmp_path):
     assert rows[0]["train_forces_rmse"] == "" and rows[0]["train_energy_rmse"] == ""
     assert float(rows[-1]["valid_loss"]) < float(rows[0]["valid_loss"])
     assert res["valid"]["spread_rmse"] > 0
+    # its calculator and matml.predict offer the property alone, not an energy
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    import matml
+    from matml.calculator import MatmlCalculator
+
+    model = tmp_path / "run" / "model.matml"
+    out = matml.predict(model, data[0])
+    assert set(out) == {"spread"}
+    atoms = data[0].copy()
+    atoms.calc = MatmlCalculator(model)
+    assert atoms.calc.get_property("spread", atoms) == pytest.approx(out["spread"])
+    with pytest.raises(PropertyNotImplementedError, match="energy property not"):
+        atoms.get_potential_energy()
 
 
 def test_data_values_are_the_truth(tensor_data):
@@ -332,16 +394,19 @@ def test_train_predict_evaluate_end_to_end(tensor_data, tmp_path, monkeypatch, c
     data = [a.copy() for a in tensor_data]
     for a in data[::4]:
         del a.info["REF_dipole"]
-    write_extxyz(tmp_path / "train.xyz", data[:24])
-    write_extxyz(tmp_path / "test.xyz", data[24:])
+    write_extxyz(tmp_path / "train.xyz", data[:40])
+    write_extxyz(tmp_path / "test.xyz", data[40:])
     cfg = {
         "seed": 0,
         "data": {"train": str(tmp_path / "train.xyz"),
                  "test": str(tmp_path / "test.xyz"), "valid_fraction": 0.25},
-        "model": {"name": "nequip", "cutoff": 4.0, **SMALL},
-        "properties": {"dipole": {"weight": 10},
-                       "chi": {"level": "atom", "cartesian": "symmetric"}},
-        "train": {"epochs": 8, "batch_size": 6, "lr": 0.02, "energy_weight": 0.1},
+        "model": {"name": "nequip", "cutoff": 4.0, "channels": 8, "max_ell": 2,
+                  "radial_hidden": [16]},
+        "properties": {"dipole": {"weight": 100},
+                       "chi": {"level": "atom", "cartesian": "symmetric",
+                               "weight": 100}},
+        "train": {"epochs": 12, "batch_size": 6, "lr": 0.01, "energy_weight": 0.01,
+                  "forces_weight": 0.01},
     }  # fmt: skip
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     code, out = _cli(monkeypatch, capsys, "train", tmp_path / "c.yaml",
@@ -351,23 +416,24 @@ def test_train_predict_evaluate_end_to_end(tensor_data, tmp_path, monkeypatch, c
     with open(tmp_path / "run" / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))
     first, last = rows[0], rows[-1]
-    # stated factors: both validation errors fall by a third or more in 8 epochs
-    assert float(last["valid_chi_rmse"]) < 0.67 * float(first["valid_chi_rmse"])
-    assert float(last["valid_dipole_rmse"]) < 0.67 * float(first["valid_dipole_rmse"])
+    # stated factors, after 12 epochs: the dipole's validation RMSE falls by half or
+    # more, the tensor's (which starts nearer its floor) by a fifth or more
+    assert float(last["valid_chi_rmse"]) < 0.8 * float(first["valid_chi_rmse"])
+    assert float(last["valid_dipole_rmse"]) < 0.5 * float(first["valid_dipole_rmse"])
 
     model = tmp_path / "run" / "model.matml"
     code, out = _cli(monkeypatch, capsys, "predict", model, tmp_path / "test.xyz",
                      "--out", tmp_path / "pred.xyz")  # fmt: skip
     assert code in (0, None), out
     got = read(tmp_path / "pred.xyz")
-    want = matml.predict(model, data[24:])
+    want = matml.predict(model, data[40:])
     for a, d, c in zip(got, want["dipole"], want["chi"], strict=True):
         np.testing.assert_allclose(a.info["matml_dipole"], d, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(
             a.arrays["matml_chi"].reshape(-1, 3, 3), c, rtol=1e-6, atol=1e-7
         )
         assert "REF_chi" in a.arrays  # the input's references are kept beside
-    atoms = data[25].copy()
+    atoms = data[41].copy()
     atoms.calc = MatmlCalculator(model)
     np.testing.assert_allclose(atoms.get_dipole_moment(), want["dipole"][1],
                                rtol=1e-5, atol=1e-6)  # fmt: skip

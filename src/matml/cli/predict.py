@@ -45,5 +45,6 @@ def predict(
     # the input's own reference values are written back too (REF_energy, ...)
     done = with_predictions(pot, atoms, prefix=prefix, batch_size=batch_size)
     write_extxyz(out, done)
-    names = ", ".join(["energy", "forces", "stress", *(p.name for p in pot.properties)])
+    own = ["energy", "forces", "stress"] if pot.energy_trained else []
+    names = ", ".join([*own, *(p.name for p in pot.properties)])
     typer.echo(f"wrote {len(done)} structures with {names} to {out}")

@@ -140,6 +140,15 @@ def property_values(
         raw = source.get(p.key)
         if raw is None:
             continue
+        if p.reduce == "moment" and p.level == "structure" and atoms.pbc.any():
+            raise InputError(
+                f"property {p.name} is a moment of charges (reduce: moment), which a "
+                "periodic structure does not define (it depends on where atoms are "
+                "wrapped); declare reduce: sum",
+                file=file,
+                entry=entry,
+                field=p.key,
+            )
         count = {"structure": None, "atom": len(atoms), "edge": n_edge}[p.level]
         try:
             value = p.value(raw, count=count)
@@ -258,6 +267,19 @@ class Dataset:
             n_out = 1
         perm = np.random.default_rng(seed).permutation(n)
         return self[np.sort(perm[n_out:])], self[np.sort(perm[:n_out])]
+
+    def check_properties(self, properties) -> None:
+        """Raise if a property the model predicts was not read with the structures
+        (build the data set with ``properties=potential.properties``)."""
+        have = {p.name for p in self.properties}
+        missing = [p.name for p in properties if p.name not in have]
+        if missing:
+            raise InputError(
+                f"the model predicts {', '.join(missing)}, which this data set was "
+                "not read with: pass properties=potential.properties to "
+                "Dataset.from_atoms",
+                file=self.name,
+            )
 
     def property_counts(self) -> dict[str, int]:
         """How many structures hold each declared property."""

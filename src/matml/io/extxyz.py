@@ -77,6 +77,16 @@ def _convert(
     ):
         if value is None and key is not None and key != plain and plain in results:
             unused.add((plain, key))
+    # other values ASE's reader moved into a calculator (dipole, charges, magmoms,
+    # ...) stay readable as plain keys, for declared properties (matml.properties)
+    for name, value in results.items():
+        if name in ("energy", "free_energy", "forces", "stress"):
+            continue
+        v = np.asarray(value)
+        if v.ndim >= 1 and v.shape[0] == len(atoms) and name not in ("dipole",):
+            atoms.arrays.setdefault(name, v.reshape(len(v), -1) if v.ndim > 2 else v)
+        else:
+            atoms.info.setdefault(name, v)
     atoms.calc = None
     if energy is not None:
         try:

@@ -210,16 +210,15 @@ class PropertyHead(_Head):
             rngs=rngs,
             dtype=dtype,
         )
-        one = e3nn.Irreps([(1, ir) for _, ir in target])
-        self.mix = IrrepsLinear(self.conv.irreps_out, one, rngs=rngs, dtype=dtype)
-        own = e3nn.Irreps([(1, ir) for _, ir in target if ir in irreps_in])
+        self.mix = IrrepsLinear(self.conv.irreps_out, target, rngs=rngs, dtype=dtype)
+        own = e3nn.Irreps([(mul, ir) for mul, ir in target if ir in irreps_in])
         self.own = (
             IrrepsLinear(irreps_in, own, rngs=rngs, dtype=dtype) if len(own) else None
         )
         self._own_index = tuple(
             i for i, (_, ir) in enumerate(target) if ir in irreps_in
         )
-        n0 = sum(1 for _, ir in target if ir == e3nn.Irrep("0e"))
+        n0 = sum(mul for mul, ir in target if ir == e3nn.Irrep("0e"))
         c0 = irreps_in[0].mul  # the scalars come first (regrouped irreps)
         self.scalar_mlp = (
             MLP([c0, 32, n0], activation="silu", rngs=rngs, dtype=dtype) if n0 else None

@@ -42,21 +42,22 @@ def precision(dtype):
 
 
 @lru_cache(maxsize=32)
-def _jitted(graphdef, stress: bool):
+def _jitted(graphdef, stress: bool, forces: bool = True):
     def fn(state, graph):
-        return predict(nnx.merge(graphdef, state), graph, stress=stress)
+        pot = nnx.merge(graphdef, state)
+        return predict(pot, graph, stress=stress, forces=forces)
 
     return jax.jit(fn)
 
 
-def predict_fn(graphdef, stress: bool = True, dtype=None):
+def predict_fn(graphdef, stress: bool = True, dtype=None, *, forces: bool = True):
     """A jitted ``(state, graph) -> Predictions`` for one model architecture.
 
     Shared by every caller with the same ``graphdef`` (compiled once per shape).
     ``graph`` may hold numpy arrays (one transfer to the device). With a float64
     ``dtype`` the call runs under :func:`precision`.
     """
-    fn = _jitted(graphdef, bool(stress))
+    fn = _jitted(graphdef, bool(stress), bool(forces))
     if not is_float64(dtype):
         return fn
 

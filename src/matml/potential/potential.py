@@ -33,6 +33,10 @@ class Potential(nnx.Module):
         cutoff: neighbour cutoff, Å.
         model_config: keyword arguments of the model (besides species and cutoff).
         e0: per-species reference energies, eV (defaults to zeros).
+        properties: declared properties (:mod:`matml.properties`): an output head
+            each.
+        energy_trained: whether the energy (and so forces and stress) is fitted;
+            ``False`` for a model of other properties alone.
         scale, shift: energy normalisation, eV per atom.
         dtype: float dtype of weights and constants (float64 needs no global flag:
             the arrays are made under :func:`~matml.potential.precision`).
@@ -54,6 +58,7 @@ class Potential(nnx.Module):
         dtype=None,
         rngs: nnx.Rngs | int = 0,
         properties: Sequence = (),
+        energy_trained: bool = True,
     ):
         dtype = jnp.dtype(dtype or jnp.float32)
         with precision(dtype):
@@ -61,6 +66,9 @@ class Potential(nnx.Module):
                 model, species, cutoff, model_config, e0, scale, shift, dtype, rngs
             )
             self._build_heads(properties, dtype, rngs)
+        # False for a model trained on declared properties alone: its energy, forces
+        # and stress mean nothing (the calculator and matml.predict leave them out)
+        self.energy_trained = bool(energy_trained)
 
     def _build(
         self, model, species, cutoff, model_config, e0, scale, shift, dtype, rngs
@@ -135,6 +143,7 @@ class Potential(nnx.Module):
         opts = {
             "max_ell": m.max_ell,
             "n_basis": m.radial.n_basis,
+            "radial_hidden": tuple(config.get("radial_hidden", (64, 64, 64))),
             "rngs": rngs,
             "dtype": dtype,
         }
@@ -161,6 +170,7 @@ class Potential(nnx.Module):
             "cutoff": self.cutoff,
             "model_config": self.model_config,
             **({"properties": as_records(self.properties)} if self.properties else {}),
+            **({} if self.energy_trained else {"energy_trained": False}),
         }
 
     def node_energies(self, graph: AtomsGraph, vectors: jax.Array | None = None):

@@ -74,6 +74,7 @@ def load(path) -> Potential:
                 config,
                 dtype=dtype,
                 properties=header.get("properties") or (),
+                energy_trained=header.get("energy_trained", True),
             )
             state = nnx.state(potential)
             nnx.replace_by_pure_dict(state, _to_jnp(weights))

@@ -96,6 +96,8 @@ class RunConfig:
         d.pop("declared")
         if not d["properties"]:  # (configs without properties read as before)
             d.pop("properties")
+        if d["data"]["species"] is None:  # (likewise for runs made before the key)
+            d["data"].pop("species")
         options = d["model"].pop("options")
         d["model"].update(options)
         return d
@@ -225,6 +227,15 @@ def _check(cfg: RunConfig, file) -> None:
         )
     if not 0 <= cfg.data.valid_fraction < 1:
         raise ConfigError("must be in [0, 1)", file=file, field="data.valid_fraction")
+    sp = cfg.data.species
+    if sp is not None and (
+        isinstance(sp, str) or not all(isinstance(x, str) for x in sp)
+    ):
+        raise ConfigError(
+            f"must be a list of element symbols, not {sp!r}",
+            file=file,
+            field="data.species",
+        )
     if cfg.model.cutoff <= 0:
         raise ConfigError("must be positive", file=file, field="model.cutoff")
     if t.devices != "auto":

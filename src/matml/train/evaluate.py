@@ -45,6 +45,7 @@ def evaluate(
     compiled once for all of them.
     """
     dtype = dtype or potential.dtype
+    dataset.check_properties(getattr(potential, "properties", ()))
     with precision(dtype):
         return _evaluate(potential, dataset, batch_size, dtype, buckets)
 

@@ -39,14 +39,15 @@ def _masks(graph: AtomsGraph):
 
 def _property_rows(graph: AtomsGraph, prop, pred_value):
     """Errors ``[rows, size]`` of one declared property and the weight of each row
-    (its structure's weight where the target is present, else 0)."""
+    (its structure's weight where the target is present, else 0), and whether the
+    target is present (1 or 0, whatever the weight: what the metrics count)."""
     w = graph.graph_mask.astype(graph.positions.dtype) * graph.weight
     per_row = {"structure": w, "atom": w[graph.node_graph],
                "edge": w[graph.edge_graph()]}[prop.level]  # fmt: skip
-    mask = graph.property_mask[prop.name].astype(w.dtype) * per_row
-    rows = mask.shape[0]
+    present = graph.property_mask[prop.name].astype(w.dtype)
+    rows = present.shape[0]
     d = (pred_value - graph.properties[prop.name]).reshape(rows, -1)
-    return d, mask
+    return d, present * per_row, present
 
 
 def loss_terms(
@@ -66,7 +67,7 @@ def loss_terms(
         "stress": (jnp.sum(s_graph * ds), 9 * jnp.sum(s_graph)),
     }
     for p in properties:
-        d, m = _property_rows(graph, p, pred.properties[p.name])
+        d, m, _ = _property_rows(graph, p, pred.properties[p.name])
         terms[p.name] = (jnp.sum(m * jnp.sum(d**2, axis=1)), d.shape[1] * jnp.sum(m))
     return terms
 
@@ -107,8 +108,8 @@ def error_sums(
         "s_n": 9 * jnp.sum(sm),
     }
     for p in properties:
-        d, m = _property_rows(graph, p, pred.properties[p.name])
-        present = (m > 0).astype(d.dtype)[:, None]
+        d, _, present = _property_rows(graph, p, pred.properties[p.name])
+        present = present[:, None]
         out[f"{p.name}.sq"] = jnp.sum(present * d**2)
         out[f"{p.name}.abs"] = jnp.sum(present * jnp.abs(d))
         out[f"{p.name}.n"] = d.shape[1] * jnp.sum(present)

@@ -22,7 +22,7 @@ def _panel(ax, ref, pred, label, unit, factor=1.0):
     ax.set_title(f"{label}: RMSE {rmse:.3g} {unit}")
 
 
-def parity_plot(evaluation, path, title: str | None = None) -> Path:
+def parity_plot(evaluation, path, title: str | None = None) -> Path | None:
     """Predicted against reference energy (per atom), forces and stress, and one
     panel per declared property (every component, in the file's units)."""
     from matml.keys import EV_PER_A3_TO_GPA
@@ -49,8 +49,8 @@ def parity_plot(evaluation, path, title: str | None = None) -> Path:
     for name, (ref, pred) in getattr(evaluation, "properties", {}).items():
         if len(ref):
             panels.append((ref, pred, name, "file units", 1.0))
-    if not panels:
-        raise ValueError("nothing to plot: the evaluation holds no reference values")
+    if not panels:  # no reference values at all: no figure
+        return None
     fig, axes = new_figure(len(panels), 1, size=(4.3, 4.2))
     for ax, (ref, pred, label, unit, factor) in zip(axes[0], panels, strict=True):
         if label == "energy":  # show per-atom energies relative to their mean

@@ -49,6 +49,15 @@ def read_source(source: str, cfg: RunConfig, split: str = "training"):
     return atoms, name
 
 
+def _fits_energy(cfg: RunConfig) -> bool:
+    """Whether any stage's loss reads energies, forces or stresses."""
+    t = cfg.train
+    weights = [t.energy_weight, t.forces_weight, t.stress_weight,
+               t.stage_two_energy_weight, t.stage_two_forces_weight,
+               t.stage_two_stress_weight]  # fmt: skip
+    return any((w or 0.0) > 0 for w in weights)
+
+
 def _check_present(data, name) -> None:
     """Every declared property is held by at least one structure."""
     counts = data.property_counts()
@@ -280,6 +289,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         dtype=dtype,
         rngs=cfg.seed,
         properties=cfg.declared,
+        energy_trained=_fits_energy(cfg),
     )
     fit_property_statistics(potential, train)
     if main:

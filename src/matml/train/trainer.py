@@ -375,6 +375,7 @@ class Trainer:
         if params is None:
             params = self.ema if self.ema is not None else self.params
         if isinstance(data, Dataset):
+            data.check_properties(self.properties)
             data = self._loader(data, None, shuffle=False)
         acc = None
         with precision(self.dtype):
@@ -396,8 +397,10 @@ class Trainer:
         c = self.config
         need = {"forces": c.forces_weight > 0, "energy": self._needs_energy()}
         train.require(**need)
+        train.check_properties(self.properties)
         if valid is not None and len(valid):
             valid.require(**need)
+            valid.check_properties(self.properties)
         else:
             valid = None
         loader, vloader = self._loaders(train, valid)
