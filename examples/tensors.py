@@ -37,7 +37,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=300, help="clusters (4/5 train)")
     p.add_argument(
         "--minutes", type=float, default=8.0, help="training time limit"
-    )  # (80 s here)
+    )
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
