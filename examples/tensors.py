@@ -35,9 +35,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("runs/tensors"))
     p.add_argument("--n", type=int, default=300, help="clusters (4/5 train)")
-    p.add_argument(
-        "--minutes", type=float, default=8.0, help="training time limit"
-    )
+    p.add_argument("--minutes", type=float, default=8.0, help="training time limit")
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
