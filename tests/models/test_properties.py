@@ -419,6 +419,7 @@ def test_train_predict_evaluate_end_to_end(tensor_data, tmp_path, monkeypatch, c
     # stated factors, after 12 epochs: the dipole's validation RMSE falls by half or
     # more, the tensor's (which starts nearer its floor) by a fifth or more
     assert float(last["valid_chi_rmse"]) < 0.8 * float(first["valid_chi_rmse"])
+    assert float(last["train_dipole_rmse"]) < float(first["train_dipole_rmse"])
     assert float(last["valid_dipole_rmse"]) < 0.5 * float(first["valid_dipole_rmse"])
 
     model = tmp_path / "run" / "model.matml"

@@ -253,6 +253,7 @@ class Trainer:
         self.csv_fields = CSV_FIELDS + [
             f"valid_{p.name}_{m}" for p in self.properties for m in ("rmse", "mae")
         ]
+        self.csv_fields += [f"train_{p.name}_rmse" for p in self.properties]
 
     def _stage_weights(self, two: bool) -> np.ndarray:
         """Loss weights (energy, forces, stress) of stage one or two."""
@@ -548,7 +549,10 @@ class Trainer:
             vloss, vm = train_loss, {}
         row["valid_loss"] = vloss
         for k in self.csv_fields[7:]:
-            row[k] = vm.get(k.removeprefix("valid_"))
+            if k.startswith("valid_"):
+                row[k] = vm.get(k.removeprefix("valid_"))
+        for p in self.properties:  # the epoch's running errors, as for energy
+            row[f"train_{p.name}_rmse"] = tm.get(f"{p.name}_rmse")
         return row
 
     def _checkpoint(self, ckpt, epoch, bad_epochs, history, schedule_epochs) -> None:
