@@ -125,7 +125,7 @@ class MatmlCalculator(Calculator):
         n = s.n_node
         for p in self.properties:
             v = np.asarray(pred.properties[p.name], dtype=np.float64)
-            v = {"structure": v[0], "atom": v[:n], "edge": v[: s.n_edge]}[p.level]
+            v = v[p.rows(0, slice(0, n), slice(0, s.n_edge))]
             self.results[p.name] = float(v) if v.ndim == 0 else v
         if not self.energy_trained:
             return

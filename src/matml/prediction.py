@@ -6,7 +6,7 @@ and every declared property of the model (``dipole`` [3], ``chi`` [n, 3, 3], ...
 a list of structures each value is a list, one entry per structure. Structures are
 batched into a few padded shapes, so a long list compiles a handful of times.
 
-:func:`write_predictions` stores them on copies of the structures (``PREFIX + name``
+:func:`with_predictions` stores them on copies of the structures (``PREFIX + name``
 in ``atoms.info`` or ``atoms.arrays``) for :func:`matml.io.write_extxyz`.
 """
 
@@ -79,10 +79,7 @@ def predict(model, atoms: Atoms | Sequence[Atoms], *, batch_size: int = 8) -> di
                 )
                 for p in pot.properties:
                     v = np.asarray(pred.properties[p.name], np.float64)
-                    rows = {"structure": (g, g + 1), "atom": (a, a + n),
-                            "edge": (b, b + m)}[p.level]  # fmt: skip
-                    v = v[rows[0] : rows[1]]
-                    out[p.name].append(v[0] if p.level == "structure" else v)
+                    out[p.name].append(v[p.rows(g, slice(a, a + n), slice(b, b + m))])
                 a += n
                 b += m
     if not trained:  # a model of other properties alone: no meaningful energy

@@ -122,6 +122,11 @@ class Property:
             return None
         return _basis(self.cartesian)
 
+    def rows(self, graph: int, atoms: slice, edges: slice):
+        """Where one structure's value sits in a padded ``[G|N|E, ...]`` array: its
+        graph index (structures), or its slice of atoms or of edges."""
+        return {"structure": graph, "atom": atoms, "edge": edges}[self.level]
+
     def value(self, raw, *, count: int | None = None) -> np.ndarray:
         """A value read from a file as an array of :attr:`shape` (or ``[count,
         *shape]`` for atoms): any layout with the right number of numbers."""

@@ -342,11 +342,9 @@ def property_values(potential, atoms: Atoms) -> dict[str, np.ndarray]:
     values = {}
     for p in potential.properties:
         v = np.asarray(out.properties[p.name], dtype=np.float64)
-        if p.level == "structure":
-            values[p.name] = v[0]
-        elif p.level == "atom":
-            values[p.name] = v[: s.n_node]
-        else:
+        v = v[p.rows(0, slice(0, s.n_node), slice(0, s.n_edge))]
+        values[p.name] = v
+        if p.level == "edge":
             keys = zip(s.receivers, s.senders, map(tuple, s.shifts), strict=True)
             values[p.name] = {
                 (int(i), int(j), tuple(int(x) for x in k)): v[e]

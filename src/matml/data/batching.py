@@ -136,18 +136,17 @@ def _collate_properties(structures, properties, n_node, n_edge, n_graph):
     """Padded values ``[G|N|E, *shape]`` and masks ``[G|N|E]`` of declared properties
     (zero and false where a structure lacks one, and on padding)."""
     values, masks = {}, {}
-    rows = {"structure": n_graph, "atom": n_node, "edge": n_edge}
+    size = {"structure": n_graph, "atom": n_node, "edge": n_edge}
     for p in properties:
-        v = np.zeros((rows[p.level], *p.shape))
-        m = np.zeros(rows[p.level], bool)
+        v = np.zeros((size[p.level], *p.shape))
+        m = np.zeros(size[p.level], bool)
         a = b = 0
         for g, s in enumerate(structures):
             x = s.properties.get(p.name) if s.properties else None
-            start, count = {"structure": (g, 1), "atom": (a, s.n_node),
-                            "edge": (b, s.n_edge)}[p.level]  # fmt: skip
             if x is not None:
-                v[start : start + count] = np.reshape(x, (count, *p.shape))
-                m[start : start + count] = True
+                rows = p.rows(g, slice(a, a + s.n_node), slice(b, b + s.n_edge))
+                v[rows] = x
+                m[rows] = True
             a += s.n_node
             b += s.n_edge
         values[p.name], masks[p.name] = v, m

@@ -61,11 +61,13 @@ class Potential(nnx.Module):
         energy_trained: bool = True,
     ):
         dtype = jnp.dtype(dtype or jnp.float32)
+        props = _declared(properties)
+        model_config = _keep_head_irreps(model, model_config, props)
         with precision(dtype):
             rngs = self._build(
                 model, species, cutoff, model_config, e0, scale, shift, dtype, rngs
             )
-            self._build_heads(properties, dtype, rngs)
+            self._build_heads(props, dtype, rngs)
         # False for a model trained on declared properties alone: its energy, forces
         # and stress mean nothing (the calculator and matml.predict leave them out)
         self.energy_trained = bool(energy_trained)
@@ -94,19 +96,15 @@ class Potential(nnx.Module):
         self.shift = Constant(jnp.asarray(shift, dtype))
         return rngs
 
-    def _build_heads(self, properties, dtype, rngs) -> None:
-        """One output head per declared property (on the equivariant backbone)."""
+    def _build_heads(self, props, dtype, rngs) -> None:
+        """One output head per declared property."""
         from matml.errors import ConfigError
-        from matml.properties import parse_properties
 
-        props = properties
-        if props and not all(hasattr(p, "level") for p in props):
-            props = parse_properties(list(props))  # saved records
-        self.properties = tuple(props)
+        self.properties = props
         if not self.properties:
             self.heads = None
             return
-        from matml.models.heads import InvariantHead, PropertyHead, head_irreps
+        from matml.models.heads import InvariantHead, PropertyHead
 
         if hasattr(self.model, "n_features"):  # invariant (descriptor) models
             try:
@@ -124,26 +122,13 @@ class Potential(nnx.Module):
                 "or (for scalars) descriptor",
                 field="properties",
             )
-        needs = {str(ir) for p in self.properties for _, ir in head_irreps(p)}
-        config = self.model_config
-        if needs != {"0e"} and "last_irreps" not in config:
-            # the last layer keeps the hidden irreps, for the heads to read
-            hidden = config.get("hidden_irreps", "0e + 1o")
-            config["last_irreps"] = hidden
-            self._model_config = json.dumps(config, sort_keys=True)
-            self.model = build_model(
-                self.model_name,
-                species=self.species,
-                cutoff=self.cutoff,
-                dtype=dtype,
-                rngs=rngs,
-                **config,
-            )
         m = self.model
         opts = {
             "max_ell": m.max_ell,
             "n_basis": m.radial.n_basis,
-            "radial_hidden": tuple(config.get("radial_hidden", (64, 64, 64))),
+            "radial_hidden": tuple(
+                self.model_config.get("radial_hidden", (64, 64, 64))
+            ),
             "rngs": rngs,
             "dtype": dtype,
         }
@@ -177,7 +162,10 @@ class Potential(nnx.Module):
         """Per-atom energies [N], eV; zero on padding nodes."""
         if vectors is None:
             vectors = edge_vectors(graph)
-        out = self.model(graph, vectors)
+        return self._energies(self.model(graph, vectors), graph)
+
+    def _energies(self, out: jax.Array, graph: AtomsGraph) -> jax.Array:
+        """The model's normalised per-atom outputs in eV, zero on padding."""
         e = self.scale[...] * out + self.shift[...] + self.e0[...][graph.species]
         return jnp.where(graph.node_mask, e, 0.0)
 
@@ -196,14 +184,36 @@ class Potential(nnx.Module):
             }
             return self.node_energies(graph, vectors), values
         out, (h, ys, radial, avg) = self.model.features(graph, vectors)
-        e = self.scale[...] * out + self.shift[...] + self.e0[...][graph.species]
         values = {
             p.name: head(graph, h, ys, radial, avg)
             for p, head in zip(self.properties, self.heads, strict=True)
         }
-        return jnp.where(graph.node_mask, e, 0.0), values
+        return self._energies(out, graph), values
 
     def __call__(self, graph: AtomsGraph, vectors: jax.Array | None = None):
         """Per-structure energies [G], eV."""
         e = self.node_energies(graph, vectors)
         return jax.ops.segment_sum(e, graph.node_graph, graph.num_graphs)
+
+
+def _declared(properties) -> tuple:
+    """Declarations as given, or read from a saved model's records."""
+    from matml.properties import parse_properties
+
+    if properties and not all(hasattr(p, "level") for p in properties):
+        return parse_properties(list(properties))
+    return tuple(properties)
+
+
+def _keep_head_irreps(model: str, config, props) -> dict:
+    """The model config, with an equivariant backbone's last layer keeping its hidden
+    irreps (``last_irreps``) when a head needs more than scalars from it."""
+    from matml.models import MODELS, model_options
+    from matml.models.heads import head_irreps
+
+    config = dict(config or {})
+    needs = {str(ir) for p in props for _, ir in head_irreps(p)}
+    takes = model in MODELS and "last_irreps" in model_options(model)
+    if needs - {"0e"} and takes and "last_irreps" not in config:
+        config["last_irreps"] = config.get("hidden_irreps", "0e + 1o")
+    return config

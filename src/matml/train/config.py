@@ -75,6 +75,11 @@ class TrainConfig:
     stage_two_forces_weight: float | None = None
     stage_two_stress_weight: float | None = None
 
+    def fits(self, term: str) -> bool:
+        """Whether any stage's loss weighs ``term`` (energy, forces or stress)."""
+        two = getattr(self, f"stage_two_{term}_weight")
+        return max(getattr(self, f"{term}_weight"), two or 0.0) > 0
+
 
 @dataclass
 class RunConfig:

@@ -28,9 +28,8 @@ ERROR_KEYS = tuple(f"{k}_{m}" for k in "efs" for m in ("sq", "abs", "n"))
 
 def _masks(graph: AtomsGraph):
     n = jnp.maximum(graph.n_node, 1).astype(graph.positions.dtype)
-    g = graph.graph_mask.astype(graph.positions.dtype) * graph.weight
-    g = g * graph.has_energy  # (the structure weights of the other terms: below)
-    w = graph.graph_mask.astype(n.dtype) * graph.weight
+    w = graph.graph_mask.astype(n.dtype) * graph.weight  # structure weights
+    g = w * graph.has_energy  # of the energy term: structures that hold one
     f_graph = (graph.has_forces & graph.graph_mask).astype(n.dtype)
     f_node = f_graph[graph.node_graph] * graph.node_mask * w[graph.node_graph]
     s_graph = (graph.has_stress & graph.graph_mask).astype(n.dtype) * w

@@ -39,23 +39,11 @@ def read_source(source: str, cfg: RunConfig, split: str = "training"):
                 kw[k] = getattr(cfg.data, k)
         atoms = read(source, format=cfg.data.format, **kw)
         name = source
-    t = cfg.train
-    require = []
-    if max(t.energy_weight, t.stage_two_energy_weight or 0.0) > 0:
-        require.append(keys.ENERGY)
+    require = [keys.ENERGY] if cfg.train.fits("energy") else []
     if cfg.train.forces_weight > 0:
         require.append(keys.FORCES)
     validate_structures(atoms, file=name, require=require)
     return atoms, name
-
-
-def _fits_energy(cfg: RunConfig) -> bool:
-    """Whether any stage's loss reads energies, forces or stresses."""
-    t = cfg.train
-    weights = [t.energy_weight, t.forces_weight, t.stress_weight,
-               t.stage_two_energy_weight, t.stage_two_forces_weight,
-               t.stage_two_stress_weight]  # fmt: skip
-    return any((w or 0.0) > 0 for w in weights)
 
 
 def _check_present(data, name) -> None:
@@ -267,7 +255,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         test = GraphStore(cfg.data.test).dataset(cfg.model.cutoff, species)
     full.require(
         forces=cfg.train.forces_weight > 0,
-        energy=max(cfg.train.energy_weight, cfg.train.stage_two_energy_weight or 0) > 0,
+        energy=cfg.train.fits("energy"),
     )
     train, valid = full.split(cfg.data.valid_fraction, seed=cfg.data.split_seed)
     if len(train) == 0:
@@ -289,7 +277,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         dtype=dtype,
         rngs=cfg.seed,
         properties=cfg.declared,
-        energy_trained=_fits_energy(cfg),
+        energy_trained=any(cfg.train.fits(k) for k in ("energy", "forces", "stress")),
     )
     fit_property_statistics(potential, train)
     if main:

@@ -265,12 +265,6 @@ class Trainer:
             w = [a if b is None else b for a, b in zip(w, w2, strict=True)]
         return np.asarray(w, self.dtype)
 
-    def _needs_energy(self) -> bool:
-        """Whether the loss reads reference energies (a positive energy weight)."""
-        return bool(
-            max(self._stage_weights(False)[0], self._stage_weights(True)[0]) > 0
-        )
-
     def _in_stage_two(self, epoch: int, seconds: float) -> bool:
         """Whether ``epoch``, starting ``seconds`` into the run, is in stage two."""
         c = self.config
@@ -287,7 +281,7 @@ class Trainer:
         c = self.config
         total = max((schedule_epochs or c.epochs) * steps_per_epoch, 1)
         spec = _Spec(
-            stress=max(self._stage_weights(False)[2], self._stage_weights(True)[2]) > 0,
+            stress=c.fits("stress"),
             lr=c.lr,
             warmup=min(c.warmup_epochs * steps_per_epoch, total - 1),
             total=total,
@@ -297,9 +291,7 @@ class Trainer:
             ema_decay=c.ema_decay,
             dtype=self.dtype.name,
             properties=self.properties,
-            forces=bool(
-                max(self._stage_weights(False)[1], self._stage_weights(True)[1]) > 0
-            ),
+            forces=c.fits("forces"),
         )
         self._fns = _compiled(self.graphdef, spec, self.mesh)
         self.tx, self.schedule = self._fns[2], self._fns[3]
@@ -396,7 +388,7 @@ class Trainer:
     ) -> History:
         """Train; with ``resume`` continue from ``out_dir/checkpoint.pkl``."""
         c = self.config
-        need = {"forces": c.forces_weight > 0, "energy": self._needs_energy()}
+        need = {"forces": c.forces_weight > 0, "energy": c.fits("energy")}
         train.require(**need)
         train.check_properties(self.properties)
         if valid is not None and len(valid):
