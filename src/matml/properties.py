@@ -35,6 +35,7 @@ from functools import cache, cached_property
 import numpy as np
 
 from matml.errors import ConfigError
+from matml.keys import EV_PER_A3_TO_GPA
 
 __all__ = [
     "Property",
@@ -92,6 +93,10 @@ class Property:
     weight: float = 1.0
     reduce: str = "sum"
     builtin: bool = False
+    # how errors are measured (set for the built-in ones): per atom of the structure
+    # (energy), and the factor from file units to the units metrics report
+    per_atom: bool = False
+    unit_factor: float = 1.0
 
     @cached_property
     def shape(self) -> tuple[int, ...]:
@@ -106,8 +111,8 @@ class Property:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d.pop("builtin")
-        d.pop("name")
+        for k in ("builtin", "name", "per_atom", "unit_factor"):
+            d.pop(k)
         if self.level != "structure":
             d.pop("reduce")
         if d["cartesian"] is None:
@@ -147,10 +152,16 @@ class Property:
         return a
 
 
-ENERGY = Property("energy", "structure", "0e", "scalar", "REF_energy", builtin=True)
+# The built-in properties: the model's energy and its two derivatives. They go through
+# the same padded arrays, masks, loss terms and metrics as declared ones; what is
+# theirs alone is where the prediction comes from (the energy read-out, -dE/dr, the
+# strain derivative), that the energy error is taken per atom and that metrics report
+# meV/atom and GPa. Their loss weights are the train section's energy/forces/stress.
+ENERGY = Property("energy", "structure", "0e", "scalar", "REF_energy", builtin=True,
+                  per_atom=True, unit_factor=1000.0)  # fmt: skip
 FORCES = Property("forces", "atom", "1o", "vector", "REF_forces", builtin=True)
 STRESS = Property("stress", "structure", "0e + 2e", "symmetric", "REF_stress",
-                  builtin=True)  # fmt: skip
+                  builtin=True, unit_factor=EV_PER_A3_TO_GPA)  # fmt: skip
 BUILTIN = (ENERGY, FORCES, STRESS)
 
 

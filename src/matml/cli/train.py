@@ -103,6 +103,8 @@ def _print_results(results: dict, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from matml.properties import BUILTIN
+
     table = Table(title=f"matml train -> {out}")
     table.add_column("set")
     for col in ("E RMSE meV/atom", "E MAE", "F RMSE eV/Å", "F MAE", "S RMSE GPa"):
@@ -126,7 +128,7 @@ def _print_results(results: dict, out: Path) -> None:
         )
     Console().print(table)
     # declared properties (matml.properties): RMSE and MAE in the file's units
-    builtin = ("energy", "forces", "stress")
+    builtin = {p.name for p in BUILTIN}
     names = sorted(
         {
             k.rsplit("_", 1)[0]

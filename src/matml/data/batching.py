@@ -16,6 +16,7 @@ from ase import Atoms
 
 from matml.data.dataset import Dataset, Structure
 from matml.data.graph import AtomsGraph
+from matml.properties import BUILTIN
 
 __all__ = [
     "collate",
@@ -67,8 +68,9 @@ def collate(
 
     Needs ``n_node`` > total nodes (one padding node at least), ``n_edge`` >= total edges
     and ``n_graph`` > number of structures (the last graph holds the padding).
-    ``properties`` (declared :class:`~matml.properties.Property`): the values and masks
-    of those, from each structure's ``properties`` (absent ones masked out).
+    Targets: energy, forces and stress (:data:`matml.properties.BUILTIN`) and the
+    declared ``properties`` (:class:`~matml.properties.Property`), each as padded
+    values and a mask (false where a structure lacks it, and on padding).
     """
     G = len(structures)
     N = sum(s.n_node for s in structures)
@@ -88,12 +90,6 @@ def collate(
     node_graph = np.full(n_node, n_graph - 1, np.int32)
     n_node_arr = np.zeros(n_graph, np.int32)
     n_edge_arr = np.zeros(n_graph, np.int32)
-    energy = np.zeros(n_graph)
-    has_energy = np.zeros(n_graph, bool)
-    forces = np.zeros((n_node, 3))
-    stress = np.zeros((n_graph, 3, 3))
-    has_forces = np.zeros(n_graph, bool)
-    has_stress = np.zeros(n_graph, bool)
     weight = np.zeros(n_graph)
     a = b = 0
     for g, s in enumerate(structures):
@@ -107,28 +103,22 @@ def collate(
         shifts[b : b + m] = s.shifts
         node_graph[a : a + n] = g
         n_node_arr[g], n_edge_arr[g] = n, m
-        if s.energy is not None:
-            energy[g] = s.energy
-            has_energy[g] = True
-        if s.forces is not None:
-            forces[a : a + n] = s.forces
-            has_forces[g] = True
-        if s.stress is not None and s.pbc.all():
-            stress[g] = s.stress
-            has_stress[g] = True
         weight[g] = s.weight
         a += n
         b += m
     n_node_arr[-1] = n_node - N
     n_edge_arr[-1] = n_edge - E
-    values, masks = _collate_properties(structures, properties, n_node, n_edge, n_graph)
+    # energy, forces and stress first, then the declared properties: one mechanism
+    values, masks = _collate_properties(
+        structures, (*BUILTIN, *properties), n_node, n_edge, n_graph
+    )
     node_mask = np.arange(n_node) < N
     edge_mask = np.arange(n_edge) < E
     graph_mask = np.arange(n_graph) < G
     return AtomsGraph(
         positions, species, cell, pbc, senders, receivers, shifts, node_graph,
-        n_node_arr, n_edge_arr, node_mask, edge_mask, graph_mask, energy, forces,
-        stress, has_forces, has_stress, weight, has_energy, values, masks,
+        n_node_arr, n_edge_arr, node_mask, edge_mask, graph_mask, weight, values,
+        masks,
     )  # fmt: skip
 
 
@@ -142,7 +132,7 @@ def _collate_properties(structures, properties, n_node, n_edge, n_graph):
         m = np.zeros(size[p.level], bool)
         a = b = 0
         for g, s in enumerate(structures):
-            x = s.properties.get(p.name) if s.properties else None
+            x = s.target(p)
             if x is not None:
                 rows = p.rows(g, slice(a, a + s.n_node), slice(b, b + s.n_edge))
                 v[rows] = x

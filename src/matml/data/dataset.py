@@ -80,6 +80,16 @@ class Structure:
     def n_edge(self) -> int:
         return len(self.senders)
 
+    def target(self, prop):
+        """This structure's reference value of a property (:mod:`matml.properties`),
+        or None: the built-in energy, forces and stress (a stress only of a cell
+        periodic in all three directions), or a declared property."""
+        if prop.builtin:
+            if prop.name == "stress" and not self.pbc.all():
+                return None
+            return getattr(self, prop.name)
+        return self.properties.get(prop.name) if self.properties else None
+
     @classmethod
     def from_atoms(
         cls,

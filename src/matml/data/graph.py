@@ -34,9 +34,9 @@ __all__ = ["AtomsGraph", "edge_vectors", "safe_norm", "volumes"]
 class AtomsGraph(NamedTuple):
     """A padded batch of structures (a JAX pytree; every field is an array).
 
-    Shapes: N nodes, E edges, G graphs, all padded. Targets that a structure lacks are
-    zero and flagged false in ``has_energy`` / ``has_forces`` / ``has_stress``
-    (``property_mask`` for declared properties).
+    Shapes: N nodes, E edges, G graphs, all padded. Targets (energy, forces, stress
+    and declared properties) are in ``properties`` by name; where a structure lacks
+    one it is zero and its ``property_mask`` entry false.
     """
 
     positions: jax.Array  # [N, 3] Å
@@ -52,17 +52,28 @@ class AtomsGraph(NamedTuple):
     node_mask: jax.Array  # [N] bool
     edge_mask: jax.Array  # [E] bool
     graph_mask: jax.Array  # [G] bool
-    energy: jax.Array  # [G] eV
-    forces: jax.Array  # [N, 3] eV/Å
-    stress: jax.Array  # [G, 3, 3] eV/Å^3, ASE sign
-    has_forces: jax.Array  # [G] bool
-    has_stress: jax.Array  # [G] bool
     weight: jax.Array  # [G] float, per-structure loss weight
-    has_energy: jax.Array  # [G] bool (a structure may hold other properties only)
-    # declared properties (matml.properties) by name: values [G|N|E, *shape] and
-    # masks [G|N|E] (false where a structure lacks the property, and on padding)
+    # targets by name, each padded values [G|N|E, *shape] and a mask [G|N|E] (false
+    # where a structure lacks it, and on padding): "energy" [G] eV, "forces" [N, 3]
+    # eV/Å and "stress" [G, 3, 3] eV/Å^3 (ASE sign) always, then the declared
+    # properties (matml.properties)
     properties: dict = {}
     property_mask: dict = {}
+
+    @property
+    def energy(self) -> jax.Array:
+        """Reference energies [G], eV (0 where absent: see ``property_mask``)."""
+        return self.properties["energy"]
+
+    @property
+    def forces(self) -> jax.Array:
+        """Reference forces [N, 3], eV/Å."""
+        return self.properties["forces"]
+
+    @property
+    def stress(self) -> jax.Array:
+        """Reference stress [G, 3, 3], eV/Å^3, ASE's sign."""
+        return self.properties["stress"]
 
     @property
     def num_graphs(self) -> int:

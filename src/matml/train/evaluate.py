@@ -11,7 +11,8 @@ from flax import nnx
 from matml.data import Buckets, Dataset, GraphLoader
 from matml.keys import VOIGT_INDEX
 from matml.potential import Potential, precision, predict_fn
-from matml.train.loss import error_sums, metrics_from_sums
+from matml.properties import BUILTIN
+from matml.train.loss import error_sums, metrics_from_sums, predicted
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -54,39 +55,34 @@ def _evaluate(potential, dataset, batch_size, dtype, buckets=None) -> Evaluation
     graphdef, state = nnx.split(potential)
     fn = predict_fn(graphdef)
     sums: dict = {}
-    e_ref, e_pred, f_ref, f_pred, s_ref, s_pred = [], [], [], [], [], []
     props = tuple(getattr(potential, "properties", ()))
-    p_ref = {p.name: [] for p in props}
-    p_pred = {p.name: [] for p in props}
+    every = (*BUILTIN, *props)
+    ref = {p.name: [] for p in every}
+    out = {p.name: [] for p in every}
     for graph in GraphLoader(dataset, batch_size, buckets=buckets):
         g = graph.to_jax(dtype)
         pred = fn(state, g)
         for k, v in jax.device_get(error_sums(pred, g, props)).items():
             sums[k] = sums.get(k, 0.0) + float(v)
         pred = jax.device_get(pred)
-        for p in props:
+        for p in every:  # each target where present, as the loss sees it
             m = np.asarray(graph.property_mask[p.name])
-            p_ref[p.name].append(np.asarray(graph.properties[p.name])[m])
-            p_pred[p.name].append(np.asarray(pred.properties[p.name])[m])
-        gm = graph.graph_mask & graph.has_energy
-        n = graph.n_node[gm]
-        e_ref.append(graph.energy[gm] / n)
-        e_pred.append(np.asarray(pred.energy)[gm] / n)
-        gm = graph.graph_mask
-        fm = (graph.has_forces & gm)[graph.node_graph] & graph.node_mask
-        f_ref.append(graph.forces[fm])
-        f_pred.append(np.asarray(pred.forces)[fm])
-        sm = graph.has_stress & gm
-        s_ref.append(graph.stress[sm][:, *VOIGT_INDEX])
-        s_pred.append(np.asarray(pred.stress)[sm][:, *VOIGT_INDEX])
+            r = np.asarray(graph.properties[p.name])[m]
+            y = np.asarray(predicted(pred, p))[m]
+            if p.per_atom:
+                r, y = r / graph.n_node[m], y / graph.n_node[m]
+            ref[p.name].append(r)
+            out[p.name].append(y)
     cat = np.concatenate
+    ref = {k: cat(v) for k, v in ref.items()}
+    out = {k: cat(v) for k, v in out.items()}
     return Evaluation(
         metrics_from_sums(sums),
-        cat(e_ref),
-        cat(e_pred),
-        cat(f_ref).reshape(-1, 3),
-        cat(f_pred).reshape(-1, 3),
-        cat(s_ref).reshape(-1, 6),
-        cat(s_pred).reshape(-1, 6),
-        {p.name: (cat(p_ref[p.name]), cat(p_pred[p.name])) for p in props},
+        ref["energy"],
+        out["energy"],
+        ref["forces"].reshape(-1, 3),
+        out["forces"].reshape(-1, 3),
+        ref["stress"][:, *VOIGT_INDEX].reshape(-1, 6),
+        out["stress"][:, *VOIGT_INDEX].reshape(-1, 6),
+        {p.name: (ref[p.name], out[p.name]) for p in props},
     )

@@ -230,12 +230,12 @@ def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
         a_e = e_rows[gm] / n[:, None]
         b_e = (graph.energy[gm] - species_e0 - n * shift) / n / scale
         rows_a, rows_b, rows_w = [a_e], [b_e], [np.full(len(b_e), we)]
-        fm = (graph.has_forces[graph.node_graph] & graph.node_mask).astype(bool)
+        fm = np.asarray(graph.property_mask["forces"], bool)
         if wf > 0 and fm.any():
             rows_a.append(f_rows[fm].reshape(-1, f_rows.shape[-1]))
             rows_b.append(graph.forces[fm].reshape(-1) / scale)
             rows_w.append(np.full(3 * int(fm.sum()), wf))
-        sm = graph.has_stress & gm
+        sm = np.asarray(graph.property_mask["stress"], bool)
         if ws > 0 and sm.any():
             rows_a.append(s_rows[sm][:, *VOIGT_INDEX].reshape(-1, s_rows.shape[-1]))
             rows_b.append(graph.stress[sm][:, *VOIGT_INDEX].reshape(-1) / scale)

@@ -136,8 +136,10 @@ def _compiled(graphdef, spec: _Spec, mesh=None):
         pot = nnx.merge(graphdef, params, consts)
         pred = predict(pot, graph, stress=use_stress, forces=use_forces)
         if not use_forces:  # none computed: no force or stress errors to report
-            no = jnp.zeros_like(graph.has_forces)
-            graph = graph._replace(has_forces=no, has_stress=no)
+            mask = dict(graph.property_mask)
+            for name in ("forces", "stress"):
+                mask[name] = jnp.zeros_like(mask[name])
+            graph = graph._replace(property_mask=mask)
         sums = reduce(sums_of(pred, graph))
         return weighted(sums["terms"], w), sums
 
