@@ -129,3 +129,33 @@ def test_md_in_the_calculator_compiles_at_most_twice():
     assert 300 < md["mean_temperature_K"] < 3000  # a thermal run, not an explosion
     assert 1 <= len(built) <= 2, built
     assert len(calc.shapes_seen) == len(built)
+
+
+def test_species_features_enter_the_embedding(tmp_path):
+    """``species_features: magpie``: the embedding is (learned row + the element's
+    standardised Magpie properties times a learned map) / sqrt(2); the properties are
+    saved with the model; an unknown kind is an error."""
+    import jax.numpy as jnp
+
+    from matml.io.elements import element_features, magpie_table
+
+    pot = Potential("nequip", ["Ge", "Si"], 4.0,
+                    {**SMALL, "species_features": "magpie"}, rngs=1)  # fmt: skip
+    emb = pot.model.embedding
+    f = element_features(["Ge", "Si"])
+    table, names, _ = magpie_table()
+    i = names.index("Electronegativity")
+    assert table[13, i] == pytest.approx(1.90)  # Si, Pauling
+    col = table[:, i]
+    assert f[1, i] == pytest.approx((1.90 - np.nanmean(col)) / np.nanstd(col))
+    np.testing.assert_allclose(np.asarray(emb.features[...]), f, rtol=1e-6)
+    got = np.asarray(emb(jnp.array([1, 0, 1])))[:, 0]
+    rows = (np.asarray(emb.table[...]) + f @ np.asarray(emb.project[...])) / np.sqrt(2)
+    np.testing.assert_allclose(got, rows[[1, 0, 1]], rtol=1e-5, atol=1e-6)
+    again = load(save(pot, tmp_path / "m.matml"))
+    e1, f1, _, _ = compute(pot, silicon(2))
+    e2, f2, _, _ = compute(again, silicon(2))
+    assert e1 == e2
+    np.testing.assert_array_equal(f1, f2)
+    with pytest.raises(ValueError, match="species_features 'mendeleev'"):
+        Potential("nequip", ["Si"], 4.0, {**SMALL, "species_features": "mendeleev"})

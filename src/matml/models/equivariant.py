@@ -70,6 +70,9 @@ class EquivariantNetwork(nnx.Module):
             only scalars reach the energy); output heads of tensor properties
             (:mod:`matml.properties`) read them, so a potential with such heads
             keeps ``hidden_irreps`` there.
+        species_features: ``"magpie"`` adds a learned linear map of the elements'
+            22 standardised Magpie properties (:mod:`matml.io.elements`) to the species
+            embedding: for data sets with many elements, some of them rare.
         rngs: initial weights (``nnx.Rngs``; default seed 0).
     """
 
@@ -91,6 +94,7 @@ class EquivariantNetwork(nnx.Module):
         readout_hidden: int = 16,
         avg_num_neighbors: float = 1.0,
         last_irreps: str | None = None,
+        species_features: str | None = None,
         dtype=None,
         rngs: nnx.Rngs | None = None,
     ):
@@ -125,7 +129,12 @@ class EquivariantNetwork(nnx.Module):
         sh = e3nn.Irreps.spherical_harmonics(max_ell)
         c = self.channels
         opts = {"rngs": rngs, "dtype": dtype}
-        self.embedding = SpeciesEmbedding(self.n_species, c, **opts)
+        features = None
+        if species_features:
+            from matml.io.elements import element_features
+
+            features = element_features(species, species_features)
+        self.embedding = SpeciesEmbedding(self.n_species, c, features=features, **opts)
         self.radial = RadialEmbedding(cutoff, n_basis, envelope_p)
         self.avg_num_neighbors = Constant(jnp.asarray(avg_num_neighbors, dtype))
 

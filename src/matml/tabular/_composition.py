@@ -3,8 +3,8 @@
 A featurizer takes formulas (strings, 1-D or one column, parsed with pymatgen) or a
 numeric *element-amount matrix*: column ``j`` holds the amount of the element with
 atomic number ``j + 1``. :class:`_CompositionTransformer` turns either into the amount
-matrix; :func:`_magpie_table` is the per-element property table read once from
-matminer. :mod:`matml.tabular.featurize` and :mod:`matml.tabular.stoichiometry` build
+matrix; :func:`_magpie_table` is the per-element property table of
+:mod:`matml.io.elements` (read once from matminer). :mod:`matml.tabular.featurize` and :mod:`matml.tabular.stoichiometry` build
 on these.
 """
 
@@ -16,11 +16,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import validate_data
 
+from matml.io.elements import N_ELEMENTS, magpie_table
 from matml.tabular.reading import parse_formula
 
 __all__ = ["N_ELEMENTS", "ELEMENT_SYMBOLS", "formulas_to_amounts"]
-
-N_ELEMENTS = 118
 
 
 @functools.cache
@@ -123,20 +122,5 @@ class _CompositionTransformer(TransformerMixin, BaseEstimator):
         return tags
 
 
-@functools.cache
-def _magpie_table() -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    """(118 x 22) Magpie element property table, property names, statistic names."""
-    from matminer.featurizers.composition import ElementProperty
-    from pymatgen.core.periodic_table import Element
-
-    ep = ElementProperty.from_preset("magpie")
-    table = np.array(
-        [
-            [
-                float(ep.data_source.get_elemental_property(Element.from_Z(z), p))
-                for p in ep.features
-            ]
-            for z in range(1, N_ELEMENTS + 1)
-        ]
-    )
-    return table, tuple(ep.features), tuple(ep.stats)
+# the Magpie table lives in matml.io (the equivariant models read it too)
+_magpie_table = magpie_table
