@@ -351,6 +351,9 @@ def test_training_on_properties_alone(tensor_data, tmp_path):
     with open(tmp_path / "run" / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert rows[0]["train_forces_rmse"] == "" and rows[0]["train_energy_rmse"] == ""
+    from matml.train.plots import curve_names
+
+    assert curve_names(rows) == ["spread"]  # the learning curve's one panel
     assert float(rows[-1]["valid_loss"]) < float(rows[0]["valid_loss"])
     assert res["valid"]["spread_rmse"] > 0
     # its calculator and matml.predict offer the property alone, not an energy
@@ -416,6 +419,9 @@ def test_train_predict_evaluate_end_to_end(tensor_data, tmp_path, monkeypatch, c
     with open(tmp_path / "run" / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))
     first, last = rows[0], rows[-1]
+    from matml.train.plots import curve_names
+
+    assert curve_names(rows) == ["energy", "forces", "chi", "dipole"]  # no stress
     # stated factors, after 12 epochs: the dipole's validation RMSE falls by half or
     # more, the tensor's (which starts nearer its floor) by a fifth or more
     assert float(last["valid_chi_rmse"]) < 0.8 * float(first["valid_chi_rmse"])

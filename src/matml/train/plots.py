@@ -8,7 +8,7 @@ import numpy as np
 
 from matml._plots import new_figure, parity_panel, save_figure
 
-__all__ = ["parity_plot", "learning_curve"]
+__all__ = ["parity_plot", "learning_curve", "curve_names"]
 
 
 def _panel(ax, ref, pred, label, unit, factor=1.0):
@@ -63,20 +63,38 @@ def parity_plot(evaluation, path, title: str | None = None) -> Path | None:
     return save_figure(fig, path, dpi=120)
 
 
+def curve_names(rows: list[dict]) -> list[str]:
+    """The targets with a column of numbers in ``rows`` (``metrics.csv``): energy,
+    forces, stress, then the declared properties by name."""
+    from matml.properties import BUILTIN
+
+    def has(key):
+        return bool(rows) and all(r.get(key) not in (None, "") for r in rows)
+
+    names = [p.name for p in BUILTIN]
+    names += sorted(
+        k[len("valid_") : -len("_rmse")]
+        for k in (rows[0] if rows else {})
+        if k.startswith("valid_") and k.endswith("_rmse")
+        and k[len("valid_") : -len("_rmse")] not in names
+    )  # fmt: skip
+    return [n for n in names if has(f"valid_{n}_rmse") or has(f"train_{n}_rmse")]
+
+
 def learning_curve(rows: list[dict], path) -> Path:
-    """Validation energy and force RMSE against epoch."""
+    """Training and validation RMSE against epoch: one panel per target of
+    :func:`curve_names` (energy and forces, empty, when there is none)."""
+    units = {"energy": "meV/atom", "forces": "eV/Å", "stress": "GPa"}
+    names = curve_names(rows) or ["energy", "forces"]
     epoch = [int(r["epoch"]) for r in rows]
-    fig, axes = new_figure(2, 1, size=(4.5, 3.6))
-    for a, key, unit in (
-        (axes[0, 0], "energy_rmse", "meV/atom"),
-        (axes[0, 1], "forces_rmse", "eV/Å"),
-    ):
+    fig, axes = new_figure(len(names), 1, size=(4.5, 3.6))
+    for a, name in zip(axes[0], names, strict=True):
         for split in ("train", "valid"):
-            vals = [r.get(f"{split}_{key}") for r in rows]
-            if all(v not in (None, "") for v in vals):
-                a.semilogy(epoch, [float(v) for v in vals], label=split)
+            key = f"{split}_{name}_rmse"
+            if rows and all(r.get(key) not in (None, "") for r in rows):
+                a.semilogy(epoch, [float(r[key]) for r in rows], label=split)
         a.set_xlabel("epoch")
-        a.set_ylabel(f"{key.replace('_', ' ')} ({unit})")
+        a.set_ylabel(f"{name} rmse ({units.get(name, 'file units')})")
         if a.get_lines():
             a.legend()
     return save_figure(fig, path, dpi=110)
