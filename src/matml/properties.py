@@ -18,7 +18,8 @@ output, e.g. ``2x0e + 1o``) and/or ``cartesian`` (the value's Cartesian kind:
 scalar, pseudoscalar, vector, pseudovector, symmetric (3x3, 0e + 2e), tensor (3x3,
 0e + 1e + 2e)), ``key`` (where files hold it: ``atoms.info`` for structures,
 ``atoms.arrays`` for atoms; default ``REF_<name>``), ``weight`` (of its loss term,
-default 1) and, for structures, ``reduce``: ``sum`` (of per-atom contributions, the
+default 1), ``hidden`` (width of its head's scalar MLP, default 32) and, for
+structures, ``reduce``: ``sum`` (of per-atom contributions, the
 default), ``mean``, or ``moment`` (a dipole: ``sum_i q_i r_i + p_i`` with per-atom
 charges ``q`` made neutral and per-atom vectors ``p``; for molecules and clusters).
 
@@ -68,7 +69,7 @@ KNOWN = {
 }
 # properties that ASE's calculators know by name (the rest go to calc.results too)
 ASE_NAMES = {"dipole", "charges", "magmom", "magmoms"}
-OPTIONS = ("level", "irreps", "cartesian", "key", "weight", "reduce")
+OPTIONS = ("level", "irreps", "cartesian", "key", "weight", "reduce", "hidden")
 # names the calculator and matml.predict already give (or ASE reads with another
 # meaning): a property may not take them
 RESERVED = {"energies", "node_energies", "free_energy", "stresses", "forces",
@@ -92,6 +93,7 @@ class Property:
     key: str = ""
     weight: float = 1.0
     reduce: str = "sum"
+    hidden: int = 32  # width of the head's scalar MLP
     builtin: bool = False
     # how errors are measured (set for the built-in ones): per atom of the structure
     # (energy), and the factor from file units to the units metrics report
@@ -287,6 +289,12 @@ def declare(name: str, spec, *, where: str = "properties") -> Property:
         raise ConfigError("must be a number", field=f"{field}.weight") from None
     if not 0 <= weight < float("inf"):
         raise ConfigError("must be a finite number >= 0", field=f"{field}.weight")
+    hidden = spec.get("hidden", 32)
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+        raise ConfigError(
+            f"must be a whole number >= 1 (the head's MLP width), not {hidden!r}",
+            field=f"{field}.hidden",
+        )
     return Property(
         name=name,
         level=level,
@@ -295,6 +303,7 @@ def declare(name: str, spec, *, where: str = "properties") -> Property:
         key=str(spec.get("key", f"REF_{name}")),
         weight=weight,
         reduce=reduce,
+        hidden=hidden,
     )
 
 

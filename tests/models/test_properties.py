@@ -225,6 +225,7 @@ def test_extxyz_round_trip_of_tensor_keys(tmp_path):
         ({"energies": {"level": "atom", "irreps": "0e"}}, "calculator already gives"),
         ({"dipole": {"level": "atom"}}, "a dipole is a structure-level property"),
         ({"x": {"level": "atom", "irreps": "0e", "weight": "inf"}}, "finite number"),
+        ({"x": {"level": "atom", "irreps": "0e", "hidden": 0}}, "MLP width"),
     ],
 )  # fmt: skip
 def test_bad_declarations_are_one_line_errors(declared, match):
@@ -270,6 +271,21 @@ def test_data_errors_name_the_property(pot64, tmp_path):
     write_extxyz(tmp_path / "d.xyz", [c])
     (back,) = read(tmp_path / "d.xyz")
     np.testing.assert_allclose(back.info["dipole"], [0.1, 0.2, 0.3])
+
+
+def test_head_width_is_declared():
+    (p,) = parse_properties({"gap": {"level": "structure", "irreps": "0e",
+                                     "hidden": 7}})  # fmt: skip
+    pot = Potential("nequip", ["Cu"], 4.0, SMALL, properties=[p])
+    layers = pot.heads[0].scalar_mlp.layers
+    assert [(x.in_features, x.out_features) for x in layers] == [(4, 7), (7, 1)]
+    assert load_header_properties(pot)[0].hidden == 7
+
+
+def load_header_properties(pot):
+    from matml.properties import as_records
+
+    return parse_properties(as_records(pot.properties))
 
 
 def test_unreachable_irreps_and_models_without_heads():

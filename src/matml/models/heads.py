@@ -139,7 +139,7 @@ class InvariantHead(_Head):
     models' standardised moment invariants): an MLP per atom, then the reduction.
     Only 0e outputs, per atom or per structure (sum or mean)."""
 
-    def __init__(self, prop, n_features: int, *, hidden: int = 32, rngs, dtype=None):
+    def __init__(self, prop, n_features: int, *, rngs, dtype=None):
         dtype = dtype or jnp.float32
         target = head_irreps(prop)
         if (
@@ -154,7 +154,7 @@ class InvariantHead(_Head):
             )
         self.prop = prop
         self.target = target
-        self.mlp = MLP([n_features, hidden, target.dim], activation="silu",
+        self.mlp = MLP([n_features, prop.hidden, target.dim], activation="silu",
                        rngs=rngs, dtype=dtype)  # fmt: skip
         self._init_statistics(dtype)
 
@@ -221,7 +221,9 @@ class PropertyHead(_Head):
         n0 = sum(mul for mul, ir in target if ir == e3nn.Irrep("0e"))
         c0 = irreps_in[0].mul  # the scalars come first (regrouped irreps)
         self.scalar_mlp = (
-            MLP([c0, 32, n0], activation="silu", rngs=rngs, dtype=dtype) if n0 else None
+            MLP([c0, prop.hidden, n0], activation="silu", rngs=rngs, dtype=dtype)
+            if n0
+            else None
         )
         self._init_statistics(dtype)
 
