@@ -187,7 +187,11 @@ class DescriptorNetwork(DescriptorModel):
                 last.kernel.value = jnp.zeros_like(last.kernel.value)
 
     def __call__(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
-        x = self.features(graph, vectors)
+        return self.from_features(graph, self.features(graph, vectors))
+
+    def from_features(self, graph: AtomsGraph, x: jax.Array) -> jax.Array:
+        """Per-atom outputs [N] from the standardised invariants ``x`` (what output
+        heads read too: the backbone runs once for both)."""
         if self.n_species == 1:
             out = self.networks[0](x)[:, 0]
         else:
@@ -222,6 +226,9 @@ class LinearDescriptor(DescriptorModel):
         )
 
     def __call__(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
-        x = self.features(graph, vectors)
+        return self.from_features(graph, self.features(graph, vectors))
+
+    def from_features(self, graph: AtomsGraph, x: jax.Array) -> jax.Array:
+        """Per-atom outputs [N] from the standardised invariants ``x``."""
         w = self.weights[...][graph.species]  # [N, K]: a gather of rows, few species
         return jnp.sum(x * w, axis=1)

@@ -177,12 +177,12 @@ class Potential(nnx.Module):
         if not self.properties:
             return self.node_energies(graph, vectors), {}
         if not hasattr(self.model, "feature_irreps"):  # invariant model
-            x = self.model.features(graph, vectors)
+            x = self.model.features(graph, vectors)  # one pass for energy and heads
             values = {
                 p.name: head(graph, x)
                 for p, head in zip(self.properties, self.heads, strict=True)
             }
-            return self.node_energies(graph, vectors), values
+            return self._energies(self.model.from_features(graph, x), graph), values
         out, (h, ys, radial, avg) = self.model.features(graph, vectors)
         values = {
             p.name: head(graph, h, ys, radial, avg)
