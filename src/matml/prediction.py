@@ -96,7 +96,9 @@ def with_predictions(
     """Copies of the structures holding the predictions: ``prefix + name`` in
     ``atoms.info`` (structure level; stress in Voigt order) or ``atoms.arrays`` (atom
     level; 3x3 tensors flattened to 9 columns); edge-level values go to ``info``,
-    flattened, in the order of matml's neighbour list."""
+    flattened, in the order of matml's neighbour list, with that list's edges as
+    ``prefix + name + "_edges"`` (rows centre, neighbour, shift; what
+    :func:`matml.data.property_values` reads back)."""
     pot = _potential(model)
     atoms_list = [atoms] if isinstance(atoms, Atoms) else list(atoms)
     pred = predict(pot, atoms_list, batch_size=batch_size)
@@ -115,7 +117,20 @@ def with_predictions(
             if levels[name] == "atom":
                 arr = np.asarray(v)
                 b.arrays[key] = arr if arr.ndim == 1 else arr.reshape(len(b), -1)
+            elif levels[name] == "edge":
+                b.info[key] = np.asarray(v).ravel()
+                b.info[key + "_edges"] = _edge_rows(a, pot.cutoff)
             else:
                 b.info[key] = np.asarray(v).ravel() if np.ndim(v) else float(v)
         out.append(b)
     return out
+
+
+def _edge_rows(atoms: Atoms, cutoff: float) -> np.ndarray:
+    """matml's neighbour list of ``atoms`` as flattened (centre, neighbour, shift)
+    rows: the edges of edge-level values, in their order."""
+    from matml.data import neighbor_list
+
+    receivers, senders, shifts = neighbor_list(atoms, cutoff)
+    rows = np.column_stack([receivers, senders, np.asarray(shifts)])
+    return rows.astype(np.int64).ravel()

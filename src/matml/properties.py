@@ -144,7 +144,8 @@ class Property:
                 f"has {a.size} values, expected {int(np.prod(want, dtype=int))} "
                 f"(shape {want})"
             )
-        if count is not None and a.ndim and a.shape[0] != count:
+        # rows first ([count, ...]), or flattened (edge values in ``info``)
+        if count is not None and a.ndim > 1 and a.shape[0] != count:
             raise ValueError(f"has shape {a.shape}: expected {count} rows (one a row)")
         a = a.reshape(want)
         if self.cartesian == "symmetric" and np.abs(a - np.swapaxes(a, -1, -2)).max(

@@ -208,6 +208,49 @@ def test_extxyz_round_trip_of_tensor_keys(tmp_path):
     np.testing.assert_allclose(s.properties["q"], a.arrays["REF_q"], rtol=1e-6)
 
 
+def test_edge_values_with_their_edges(pot64, tmp_path):
+    """Edge values given with (centre, neighbour, shift) rows in any order are put in
+    the neighbour list's order; matml predict writes such rows, and they read back;
+    a missing, extra or repeated edge is a one-line error."""
+    from matml.data import neighbor_list
+    from matml.errors import InputError
+    from matml.io import read, write_extxyz
+    from matml.prediction import with_predictions
+
+    (bond,) = parse_properties({"bond": DECLARED["bond"]})
+    a = crystal()
+    r, s, sh = neighbor_list(a, 4.0)
+    rows = np.column_stack([r, s, sh]).astype(int)
+    truth = np.random.default_rng(5).normal(size=(len(r), 4))
+    perm = np.random.default_rng(6).permutation(len(r))
+    a.info["REF_bond"] = truth[perm].ravel()
+    a.info["REF_bond_edges"] = rows[perm].ravel()
+    write_extxyz(tmp_path / "e.xyz", [a])
+    (b,) = read(tmp_path / "e.xyz")
+    (st,) = Dataset.from_atoms([b], 4.0, ["Au", "Cu"], properties=[bond]).structures
+    np.testing.assert_allclose(st.properties["bond"], truth, rtol=1e-6, atol=1e-8)
+    for bad, match in (
+        (rows[perm][1:], "has no value"),
+        (np.vstack([rows[perm][:-1], [0, 0, 9, 9, 9]]), "is not in the neighbour list"),
+        (np.vstack([rows[perm][:-1], rows[perm][:1]]), "is given twice"),
+    ):
+        c = crystal()
+        c.info["REF_bond"] = truth[: len(bad)].ravel()
+        c.info["REF_bond_edges"] = bad.ravel()
+        with pytest.raises(InputError, match=match) as err:
+            Dataset.from_atoms([c], 4.0, ["Au", "Cu"], properties=[bond])
+        assert "\n" not in str(err.value)
+    # predictions written with their edges read back as the model's values
+    (done,) = with_predictions(pot64, [crystal()])
+    np.testing.assert_array_equal(done.info["matml_bond_edges"], rows.ravel())
+    write_extxyz(tmp_path / "p.xyz", [done])
+    (back,) = read(tmp_path / "p.xyz")
+    (mine,) = parse_properties({"bond": {**DECLARED["bond"], "key": "matml_bond"}})
+    (st,) = Dataset.from_atoms([back], 4.0, ["Au", "Cu"], properties=[mine]).structures
+    want = done.info["matml_bond"].reshape(-1, 4)
+    np.testing.assert_allclose(st.properties["bond"], want, rtol=1e-6, atol=1e-8)
+
+
 @pytest.mark.parametrize(
     "declared, match",
     [

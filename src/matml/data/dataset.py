@@ -125,7 +125,12 @@ class Structure:
             stress=stress,
             weight=float(atoms.info.get(keys.WEIGHT, 1.0)),
             properties=property_values(
-                atoms, properties, len(senders), file=file, entry=entry
+                atoms,
+                properties,
+                len(senders),
+                edges=(receivers, senders, shifts),
+                file=file,
+                entry=entry,
             )
             if properties
             else None,
@@ -133,16 +138,25 @@ class Structure:
 
 
 def property_values(
-    atoms: Atoms, properties: Sequence, n_edge: int, *, file=None, entry=None
+    atoms: Atoms,
+    properties: Sequence,
+    n_edge: int,
+    *,
+    edges=None,
+    file=None,
+    entry=None,
 ) -> dict:
     """Values of the declared ``properties`` that ``atoms`` holds, by name.
 
     Structure-level values are read from ``atoms.info[key]``, atom-level ones from
     ``atoms.arrays[key]`` (``[n, *shape]``, or flattened per atom: ``[n, 9]`` for a
-    3x3 tensor), edge-level ones from ``atoms.info[key]``: one value per edge of
-    matml's neighbour list (:func:`matml.data.neighbor_list` at the model's cutoff),
-    in its order, flattened. A malformed or non-finite value is an error naming the
-    key.
+    3x3 tensor), edge-level ones from ``atoms.info[key]``, flattened: one value per edge
+    of matml's neighbour list (:func:`matml.data.neighbor_list` at the model's cutoff).
+    Their order is that list's, unless ``atoms.info[key + "_edges"]`` names each
+    value's edge as rows ``(centre, neighbour, shift_a, shift_b, shift_c)`` (flattened
+    integers): the values are then matched to matml's edges (``edges``: its
+    ``(receivers, senders, shifts)``), and every edge must have exactly one. A
+    malformed or non-finite value is an error naming the key.
     """
     out = {}
     for p in properties:
@@ -160,8 +174,12 @@ def property_values(
                 field=p.key,
             )
         count = {"structure": None, "atom": len(atoms), "edge": n_edge}[p.level]
+        index = atoms.info.get(p.key + "_edges") if p.level == "edge" else None
         try:
-            value = p.value(raw, count=count)
+            if index is not None:
+                value = _edge_values(p, raw, index, edges)
+            else:
+                value = p.value(raw, count=count)
         except (TypeError, ValueError) as err:
             raise InputError(
                 f"property {p.name}: {err}", file=file, entry=entry, field=p.key
@@ -172,6 +190,45 @@ def property_values(
             )
         out[p.name] = value
     return out
+
+
+def _edge_values(prop, raw, index, edges) -> np.ndarray:
+    """Edge values given with their edges' (centre, neighbour, shift) rows, in the
+    order of matml's neighbour list ``edges = (receivers, senders, shifts)``."""
+    idx = np.asarray(index)
+    if idx.size % 5 or not np.all(np.isfinite(idx.astype(float))):
+        raise ValueError(
+            f"{prop.key}_edges must hold rows of 5 integers (centre, neighbour, "
+            "shift_a, shift_b, shift_c)"
+        )
+    idx = idx.reshape(-1, 5)
+    if not np.all(idx == np.round(idx)):
+        raise ValueError(f"{prop.key}_edges must hold integers")
+    idx = idx.astype(np.int64)
+    given = prop.value(raw, count=len(idx))
+    row_of = {}
+    for k, row in enumerate(idx.tolist()):
+        if tuple(row) in row_of:
+            raise ValueError(f"edge {tuple(row)} is given twice in {prop.key}_edges")
+        row_of[tuple(row)] = k
+    receivers, senders, shifts = edges
+    wanted = np.column_stack([receivers, senders, np.asarray(shifts)])
+    wanted = [tuple(row) for row in wanted.astype(np.int64).tolist()]
+    extra = row_of.keys() - set(wanted)
+    if extra:
+        raise ValueError(
+            f"edge {min(extra)} (centre, neighbour, shift) of {prop.key}_edges is not "
+            f"in the neighbour list at the model's cutoff ({len(extra)} such edges)"
+        )
+    missing = [row for row in wanted if row not in row_of]
+    if missing:
+        raise ValueError(
+            f"edge {missing[0]} (centre, neighbour, shift) of the neighbour list at "
+            f"the model's cutoff has no value in {prop.key}_edges ({len(missing)} "
+            "such edges)"
+        )
+    take = np.array([row_of[row] for row in wanted], np.int64)
+    return given[take]
 
 
 @dataclass
