@@ -115,6 +115,8 @@ class Property:
         d = asdict(self)
         for k in ("builtin", "name", "per_atom", "unit_factor"):
             d.pop(k)
+        if self.hidden == 32:  # the default: headers stay readable by older versions
+            d.pop("hidden")
         if self.level != "structure":
             d.pop("reduce")
         if d["cartesian"] is None:

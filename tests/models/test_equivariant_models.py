@@ -157,5 +157,11 @@ def test_species_features_enter_the_embedding(tmp_path):
     e2, f2, _, _ = compute(again, silicon(2))
     assert e1 == e2
     np.testing.assert_array_equal(f1, f2)
+    import jax
+
+    with jax.enable_x64(True):  # a float32 model stays float32 when x64 is on
+        p32 = Potential("nequip", ["Si"], 4.0, {**SMALL, "species_features": "magpie"})
+        assert p32.model.embedding.project[...].dtype == jnp.float32
+        assert p32.model.embedding(jnp.array([0])).dtype == jnp.float32
     with pytest.raises(ValueError, match="species_features 'mendeleev'"):
         Potential("nequip", ["Si"], 4.0, {**SMALL, "species_features": "mendeleev"})

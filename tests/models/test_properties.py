@@ -323,6 +323,11 @@ def test_head_width_is_declared():
     layers = pot.heads[0].scalar_mlp.layers
     assert [(x.in_features, x.out_features) for x in layers] == [(4, 7), (7, 1)]
     assert load_header_properties(pot)[0].hidden == 7
+    from matml.properties import as_records
+
+    # the default width is left out of headers, so older versions still read them
+    (plain,) = parse_properties({"gap": {"level": "structure", "irreps": "0e"}})
+    assert "hidden" not in as_records([plain])[0]
 
 
 def load_header_properties(pot):

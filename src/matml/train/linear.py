@@ -219,7 +219,7 @@ def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
     for graph in _batches(dataset, buckets):
         with jax.enable_x64(True):  # rows of normal equations: float64 throughout
             e_rows, f_rows, s_rows = jax.device_get(fn(state, graph.cast(np.float64)))
-        gm = graph.graph_mask
+        gm = np.asarray(graph.property_mask["energy"], bool)  # structures with one
         n = graph.n_node[gm].astype(np.float64)
         species_e0 = np.bincount(
             graph.node_graph[graph.node_mask],

@@ -5,7 +5,9 @@ One mechanism for every target: energy, forces and stress (the built-in properti
 error per component) and error sums keyed ``NAME.sq``, ``NAME.abs``, ``NAME.n``.
 Every term is weighted per structure (``weight``); padding and missing targets are
 masked out. The energy error is taken per atom; metrics report energy in meV/atom,
-forces in eV/Å, stress in GPa and declared properties in their file's units.
+forces in eV/Å, stress in GPa and declared properties in their file's units. Metrics
+count every structure that holds the target, whatever its loss weight (a structure of
+weight 0 is still measured).
 """
 
 from __future__ import annotations

@@ -50,12 +50,12 @@ class SpeciesEmbedding(nnx.Module):
         p = features.shape[1]
         self.features = Constant(jnp.asarray(features, dtype))
         self.project = nnx.Param(
-            jax.random.normal(rngs.params(), (p, channels), dtype) / np.sqrt(p)
+            jax.random.normal(rngs.params(), (p, channels), dtype) / float(np.sqrt(p))
         )
 
     def __call__(self, species: jax.Array) -> jax.Array:
         table = self.table[...]
         if self.features is not None:
             # unit variance in, unit variance out: (a + b) / sqrt(2)
-            table = (table + self.features[...] @ self.project[...]) * np.sqrt(0.5)
+            table = (table + self.features[...] @ self.project[...]) * 0.5**0.5
         return table[species][:, None, :]
