@@ -22,21 +22,12 @@ MODELS = {
 }
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--label", required=True)
-    p.add_argument("--out", type=Path, default=HERE / "results" / "step_cost.json")
-    args = p.parse_args()
-
+def copper_batch():
+    """The benchmark's data: 8 rattled EMT Cu cells of 32 atoms (one batch of 8)."""
     from ase.build import bulk
 
-    import matml
-    from matml.data import Dataset, GraphLoader
+    from matml.data import Dataset
     from matml.demo.emt_copper import label
-    from matml.potential import Potential, fit_e0
-    from matml.train.config import TrainConfig
-    from matml.train.loss import zero_sums
-    from matml.train.trainer import Trainer
 
     rng = np.random.default_rng(0)
     atoms = []
@@ -44,7 +35,23 @@ def main() -> None:
         a = bulk("Cu", "fcc", a=3.6, cubic=True) * (2, 2, 2)
         a.positions += rng.normal(0, 0.05, a.positions.shape)
         atoms.append(label(a))
-    ds = Dataset.from_atoms(atoms, 4.5)
+    return Dataset.from_atoms(atoms, 4.5)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--label", required=True)
+    p.add_argument("--out", type=Path, default=HERE / "results" / "step_cost.json")
+    args = p.parse_args()
+
+    import matml
+    from matml.data import GraphLoader
+    from matml.potential import Potential, fit_e0
+    from matml.train.config import TrainConfig
+    from matml.train.loss import zero_sums
+    from matml.train.trainer import Trainer
+
+    ds = copper_batch()
     rows = {}
     for name, cfg in MODELS.items():
         pot = Potential(name, ["Cu"], 4.5, cfg, e0=fit_e0(ds))

@@ -26,22 +26,15 @@ def main() -> None:
     args = p.parse_args()
 
     import jax
-    from ase.build import bulk
+    from step_cost import copper_batch  # (this folder is on the path of a script)
 
-    from matml.data import Dataset, GraphLoader
-    from matml.demo.emt_copper import label
+    from matml.data import GraphLoader
     from matml.potential import Potential, fit_e0
     from matml.train.config import TrainConfig
     from matml.train.loss import zero_sums
     from matml.train.trainer import Trainer
 
-    rng = np.random.default_rng(0)
-    atoms = []
-    for _ in range(8):
-        a = bulk("Cu", "fcc", a=3.6, cubic=True) * (2, 2, 2)
-        a.positions += rng.normal(0, 0.05, a.positions.shape)
-        atoms.append(label(a))
-    ds = Dataset.from_atoms(atoms, 4.5)
+    ds = copper_batch()
     pot = Potential(args.model, ["Cu"], 4.5, MODELS[args.model], e0=fit_e0(ds))
     tr = Trainer(pot, TrainConfig(batch_size=8, epochs=1), None, progress=False)
     tr.prepare(1)
