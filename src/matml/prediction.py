@@ -39,6 +39,16 @@ def predict(model, atoms: Atoms | Sequence[Atoms], *, batch_size: int = 8) -> di
         atoms: one structure, or a list of them.
         batch_size: structures per padded batch.
     """
+    pot = _potential(model)
+    single = isinstance(atoms, Atoms)
+    out, _ = _predict(pot, [atoms] if single else list(atoms), batch_size)
+    if single:
+        return {k: v[0] for k, v in out.items() if v[0] is not None}
+    return out
+
+
+def _predict(pot, atoms_list: list, batch_size: int):
+    """:func:`predict` of a list, and the data set it read (its neighbour lists)."""
     import jax
     from flax import nnx
 
@@ -47,13 +57,10 @@ def predict(model, atoms: Atoms | Sequence[Atoms], *, batch_size: int = 8) -> di
     from matml.keys import VOIGT_INDEX
     from matml.potential import precision, predict_fn
 
-    pot = _potential(model)
-    single = isinstance(atoms, Atoms)
-    atoms_list = [atoms] if single else list(atoms)
     out: dict[str, list] = {"energy": [], "forces": [], "energies": [], "stress": []}
     out.update({p.name: [] for p in pot.properties})
     if not atoms_list:
-        return out
+        return out, None
     validate_structures(atoms_list, file="structures to predict", require=())
     ds = Dataset.from_atoms(atoms_list, pot.cutoff, pot.species, name="structures")
     graphdef, state = nnx.split(pot)
@@ -85,9 +92,7 @@ def predict(model, atoms: Atoms | Sequence[Atoms], *, batch_size: int = 8) -> di
     if not trained:  # a model of other properties alone: no meaningful energy
         for k in ("energy", "forces", "energies", "stress"):
             out.pop(k)
-    if single:
-        return {k: v[0] for k, v in out.items() if v[0] is not None}
-    return out
+    return out, ds
 
 
 def with_predictions(
@@ -101,7 +106,7 @@ def with_predictions(
     :func:`matml.data.property_values` reads back)."""
     pot = _potential(model)
     atoms_list = [atoms] if isinstance(atoms, Atoms) else list(atoms)
-    pred = predict(pot, atoms_list, batch_size=batch_size)
+    pred, ds = _predict(pot, atoms_list, batch_size)
     levels = {p.name: p.level for p in pot.properties}
     levels.update(energy="structure", stress="structure", forces="atom")
     levels["energies"] = "atom"
@@ -119,18 +124,8 @@ def with_predictions(
                 b.arrays[key] = arr if arr.ndim == 1 else arr.reshape(len(b), -1)
             elif levels[name] == "edge":
                 b.info[key] = np.asarray(v).ravel()
-                b.info[key + "_edges"] = _edge_rows(a, pot.cutoff)
+                b.info[key + "_edges"] = ds.structures[i].edge_rows().ravel()
             else:
                 b.info[key] = np.asarray(v).ravel() if np.ndim(v) else float(v)
         out.append(b)
     return out
-
-
-def _edge_rows(atoms: Atoms, cutoff: float) -> np.ndarray:
-    """matml's neighbour list of ``atoms`` as flattened (centre, neighbour, shift)
-    rows: the edges of edge-level values, in their order."""
-    from matml.data import neighbor_list
-
-    receivers, senders, shifts = neighbor_list(atoms, cutoff)
-    rows = np.column_stack([receivers, senders, np.asarray(shifts)])
-    return rows.astype(np.int64).ravel()

@@ -99,6 +99,7 @@ class Property:
     # (energy), and the factor from file units to the units metrics report
     per_atom: bool = False
     unit_factor: float = 1.0
+    unit: str = "file units"  # of the metrics (after unit_factor)
 
     @cached_property
     def shape(self) -> tuple[int, ...]:
@@ -113,7 +114,7 @@ class Property:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for k in ("builtin", "name", "per_atom", "unit_factor"):
+        for k in ("builtin", "name", "per_atom", "unit_factor", "unit"):
             d.pop(k)
         if self.hidden == 32:  # the default: headers stay readable by older versions
             d.pop("hidden")
@@ -163,10 +164,11 @@ class Property:
 # strain derivative), that the energy error is taken per atom and that metrics report
 # meV/atom and GPa. Their loss weights are the train section's energy/forces/stress.
 ENERGY = Property("energy", "structure", "0e", "scalar", "REF_energy", builtin=True,
-                  per_atom=True, unit_factor=1000.0)  # fmt: skip
-FORCES = Property("forces", "atom", "1o", "vector", "REF_forces", builtin=True)
+                  per_atom=True, unit_factor=1000.0, unit="meV/atom")  # fmt: skip
+FORCES = Property("forces", "atom", "1o", "vector", "REF_forces", builtin=True,
+                  unit="eV/Å")  # fmt: skip
 STRESS = Property("stress", "structure", "0e + 2e", "symmetric", "REF_stress",
-                  builtin=True, unit_factor=EV_PER_A3_TO_GPA)  # fmt: skip
+                  builtin=True, unit_factor=EV_PER_A3_TO_GPA, unit="GPa")  # fmt: skip
 BUILTIN = (ENERGY, FORCES, STRESS)
 
 

@@ -80,6 +80,11 @@ class Structure:
     def n_edge(self) -> int:
         return len(self.senders)
 
+    def edge_rows(self) -> np.ndarray:
+        """Its edges as rows ``(centre, neighbour, shift_a, shift_b, shift_c)``
+        ``[m, 5]``: how edge-level values name their edges in files."""
+        return edge_rows(self.receivers, self.senders, self.shifts)
+
     def target(self, prop):
         """This structure's reference value of a property (:mod:`matml.properties`),
         or None: the built-in energy, forces and stress (a stress only of a cell
@@ -192,6 +197,12 @@ def property_values(
     return out
 
 
+def edge_rows(receivers, senders, shifts) -> np.ndarray:
+    """A neighbour list as integer rows ``(centre, neighbour, shift_a, shift_b,
+    shift_c)`` ``[m, 5]``."""
+    return np.column_stack([receivers, senders, np.asarray(shifts)]).astype(np.int64)
+
+
 def _edge_values(prop, raw, index, edges) -> np.ndarray:
     """Edge values given with their edges' (centre, neighbour, shift) rows, in the
     order of matml's neighbour list ``edges = (receivers, senders, shifts)``."""
@@ -211,9 +222,7 @@ def _edge_values(prop, raw, index, edges) -> np.ndarray:
         if tuple(row) in row_of:
             raise ValueError(f"edge {tuple(row)} is given twice in {prop.key}_edges")
         row_of[tuple(row)] = k
-    receivers, senders, shifts = edges
-    wanted = np.column_stack([receivers, senders, np.asarray(shifts)])
-    wanted = [tuple(row) for row in wanted.astype(np.int64).tolist()]
+    wanted = [tuple(row) for row in edge_rows(*edges).tolist()]
     extra = row_of.keys() - set(wanted)
     if extra:
         raise ValueError(

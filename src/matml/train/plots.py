@@ -25,27 +25,17 @@ def _panel(ax, ref, pred, label, unit, factor=1.0):
 def parity_plot(evaluation, path, title: str | None = None) -> Path | None:
     """Predicted against reference energy (per atom), forces and stress, and one
     panel per declared property (every component, in the file's units)."""
-    from matml.keys import EV_PER_A3_TO_GPA
+    from matml.properties import BUILTIN
 
+    ev = evaluation
+    builtin = {"energy": (ev.energy_ref, ev.energy_pred, "energy"),
+               "forces": (ev.forces_ref, ev.forces_pred, "forces"),
+               "stress": (ev.stress_ref, ev.stress_pred, "stress (Voigt)")}  # fmt: skip
     panels = []
-    if len(evaluation.energy_ref):
-        panels.append(
-            (evaluation.energy_ref, evaluation.energy_pred, "energy", "meV/atom", 1e3)
-        )
-    if len(evaluation.forces_ref):
-        panels.append(
-            (evaluation.forces_ref, evaluation.forces_pred, "forces", "eV/Å", 1.0)
-        )
-    if len(evaluation.stress_ref):
-        panels.append(
-            (
-                evaluation.stress_ref,
-                evaluation.stress_pred,
-                "stress (Voigt)",
-                "GPa",
-                EV_PER_A3_TO_GPA,
-            )
-        )
+    for p in BUILTIN:
+        ref, pred, label = builtin[p.name]
+        if len(ref):
+            panels.append((ref, pred, label, p.unit, p.unit_factor))
     for name, (ref, pred) in getattr(evaluation, "properties", {}).items():
         if len(ref):
             panels.append((ref, pred, name, "file units", 1.0))
@@ -63,13 +53,15 @@ def parity_plot(evaluation, path, title: str | None = None) -> Path | None:
     return save_figure(fig, path, dpi=120)
 
 
+def _has_column(rows: list[dict], key: str) -> bool:
+    """Whether every row of ``metrics.csv`` has a number under ``key``."""
+    return bool(rows) and all(r.get(key) not in (None, "") for r in rows)
+
+
 def curve_names(rows: list[dict]) -> list[str]:
     """The targets with a column of numbers in ``rows`` (``metrics.csv``): energy,
     forces, stress, then the declared properties by name."""
     from matml.properties import BUILTIN
-
-    def has(key):
-        return bool(rows) and all(r.get(key) not in (None, "") for r in rows)
 
     names = [p.name for p in BUILTIN]
     names += sorted(
@@ -78,20 +70,26 @@ def curve_names(rows: list[dict]) -> list[str]:
         if k.startswith("valid_") and k.endswith("_rmse")
         and k[len("valid_") : -len("_rmse")] not in names
     )  # fmt: skip
-    return [n for n in names if has(f"valid_{n}_rmse") or has(f"train_{n}_rmse")]
+    return [
+        n
+        for n in names
+        if _has_column(rows, f"valid_{n}_rmse") or _has_column(rows, f"train_{n}_rmse")
+    ]
 
 
 def learning_curve(rows: list[dict], path) -> Path:
     """Training and validation RMSE against epoch: one panel per target of
     :func:`curve_names` (energy and forces, empty, when there is none)."""
-    units = {"energy": "meV/atom", "forces": "eV/Å", "stress": "GPa"}
+    from matml.properties import BUILTIN
+
+    units = {p.name: p.unit for p in BUILTIN}
     names = curve_names(rows) or ["energy", "forces"]
     epoch = [int(r["epoch"]) for r in rows]
     fig, axes = new_figure(len(names), 1, size=(4.5, 3.6))
     for a, name in zip(axes[0], names, strict=True):
         for split in ("train", "valid"):
             key = f"{split}_{name}_rmse"
-            if rows and all(r.get(key) not in (None, "") for r in rows):
+            if _has_column(rows, key):
                 a.semilogy(epoch, [float(r[key]) for r in rows], label=split)
         a.set_xlabel("epoch")
         a.set_ylabel(f"{name} rmse ({units.get(name, 'file units')})")
