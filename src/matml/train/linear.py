@@ -50,18 +50,23 @@ def _invariant_jacobian(fn, c, degree: int = 4, value=None):
     n_rows, m = c.shape
     h = jnp.maximum(jnp.max(jnp.abs(c), axis=1, keepdims=True), 1e-30)  # [R, 1]
     eye = jnp.eye(m, dtype=c.dtype)
-
-    def at(t):  # fn at c + t h e_m for every row and moment: [R, M, K]
-        moved = c[:, None, :] + (t * h)[:, :, None] * eye[None]
-        return fn(moved.reshape(n_rows * m, m)).reshape(n_rows, m, -1)
-
     if degree <= 2:  # exact for quadratics
-        d = (at(1.0) - at(-1.0)) / 2.0
+        points, coefs = (1.0, -1.0), (0.5, -0.5)
     elif degree == 3:  # points -1, 0, 1, 2: exact for cubics
-        f0 = (fn(c) if value is None else value)[:, None, :]
-        d = (-2.0 * at(-1.0) - 3.0 * f0 + 6.0 * at(1.0) - at(2.0)) / 6.0
+        points, coefs = (-1.0, 1.0, 2.0), (-2.0 / 6.0, 6.0 / 6.0, -1.0 / 6.0)
     else:  # points -2, -1, 1, 2: exact for quartics
-        d = (at(-2.0) - 8.0 * at(-1.0) + 8.0 * at(1.0) - at(2.0)) / 12.0
+        points = (-2.0, -1.0, 1.0, 2.0)
+        coefs = (1.0 / 12.0, -8.0 / 12.0, 8.0 / 12.0, -1.0 / 12.0)
+    # fn at c + t h e_m for every point t, row and moment, in one call (one copy of
+    # the invariants in the compiled program, not one per point): [P, R, M, K]
+    moved = jnp.stack([c[:, None, :] + (t * h)[:, :, None] * eye[None] for t in points])
+    f = fn(moved.reshape(len(points) * n_rows * m, m)).reshape(
+        len(points), n_rows, m, -1
+    )
+    d = sum(k * f[p] for p, k in enumerate(coefs))
+    if degree == 3:
+        f0 = (fn(c) if value is None else value)[:, None, :]
+        d = d - 0.5 * f0  # the centre point's weight, -3/6
     return jnp.swapaxes(d / h[:, :, None], 1, 2)
 
 
@@ -287,7 +292,7 @@ def fit_linear(
         bar = tqdm(total=len(train) + (len(valid) if valid else 0), desc="linear fit",
                    unit="structure", leave=False)  # fmt: skip
     tick = bar.update if bar is not None else None
-    buckets = Buckets.for_datasets([train, valid], 1, 4)
+    buckets = Buckets.for_datasets([train, valid], 1, 2)
     with precision(potential.dtype):
         fit = _system(potential, train, weights, buckets, tick)
         score = fit  # without a validation split: the training loss, reported only
