@@ -157,3 +157,55 @@ def test_linear_rows_by_dense_pairs_equal_rows_by_edges(monkeypatch):
     for dense, edges in zip(*out, strict=True):
         assert np.abs(dense).max() > 0
         np.testing.assert_allclose(dense, edges, rtol=1e-10, atol=1e-12)
+
+
+def test_network_asinh_inputs_and_fixed_linear_term(tmp_path):
+    """``inputs: asinh`` feeds the MLP asinh of the standardised invariants (the linear
+    term keeps them as they are); ``train_linear: false`` keeps the linear weights out
+    of the gradient (they stay at their closed-form fit) and the MLP's in it. Both
+    survive save/load; an unknown ``inputs`` is a one-line error naming the key."""
+    from flax import nnx
+
+    from matml.data import GraphLoader
+    from matml.data.graph import edge_vectors
+    from matml.errors import ConfigError
+
+    opts = {**SMALL, "hidden": [16], "inputs": "asinh", "train_linear": False}
+    pot = _statistics(Potential("descriptor", ["Si"], 4.0, opts, dtype="float32"))
+    m = pot.model
+    rng = np.random.default_rng(4)
+    m.weights.value = jax.numpy.asarray(
+        rng.normal(size=m.weights.value.shape) * 0.05, "float32"
+    )
+    last = m.networks[0].layers[-1].kernel
+    last.value = jax.numpy.asarray(rng.normal(size=last.value.shape) * 0.3, "float32")
+    ds = Dataset.from_atoms([silicon(k) for k in range(3)], 4.0, ["Si"])
+    g = next(iter(GraphLoader(ds, 3))).to_jax(pot.dtype)
+    with precision(pot.dtype):
+        x = m.features(g, edge_vectors(g))
+        assert float(jax.numpy.abs(x).max()) > 1.5  # asinh differs from x there
+        got = np.asarray(m.from_features(g, x))
+        want = np.asarray(
+            m.networks[0](jax.numpy.arcsinh(x))[:, 0] + x @ m.weights[...][0]
+        )
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+        graphdef, params, rest = nnx.split(m, nnx.Param, ...)
+
+        def total(p):
+            return jax.numpy.sum(nnx.merge(graphdef, p, rest).from_features(g, x))
+
+        grads = jax.grad(total)(params)
+    assert np.abs(np.asarray(grads["weights"].value)).max() == 0.0
+    assert (
+        np.abs(np.asarray(grads["networks"][0]["layers"][0]["kernel"].value)).max() > 0
+    )
+
+    again = load(save(pot, tmp_path / "a.matml"))
+    assert again.model.inputs == "asinh" and again.model.train_linear is False
+    e1, f1, _, _ = compute(pot, silicon(8))
+    e2, f2, _, _ = compute(again, silicon(8))
+    assert e1 == e2
+    np.testing.assert_array_equal(f1, f2)
+    with pytest.raises(ConfigError, match="inputs"):
+        Potential("descriptor", ["Si"], 4.0, {**SMALL, "inputs": "log"})
