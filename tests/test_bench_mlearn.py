@@ -19,7 +19,7 @@ train: {epochs: 2, batch_size: 2, n_buckets: 1, energy_weight: 10.0}
 """
 
 
-def _entry(atoms) -> dict:
+def _entry(atoms, group="AIMD-NVT") -> dict:
     """One structure in mlearn's JSON layout (pymatgen Structure dict, kBar virial)."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -34,7 +34,7 @@ def _entry(atoms) -> dict:
             ).tolist(),
         },
         "num_atoms": len(atoms),
-        "group": "AIMD-NVT",
+        "group": group,
     }
 
 
@@ -47,11 +47,11 @@ def folder(tmp_path_factory):
     rng = np.random.default_rng(0)
     for split, n in (("training", 4), ("test", 2)):
         entries = []
-        for _ in range(n):
+        for k in range(n):
             a = bulk("Al", "fcc", a=4.05, cubic=True)
             a.positions += rng.normal(0, 0.05, a.positions.shape)
             a.calc = EMT()
-            entries.append(_entry(a))
+            entries.append(_entry(a, "Surface" if k == 1 else "AIMD-NVT"))
         (root / "Al").mkdir(exist_ok=True)
         (root / "Al" / f"{split}.json").write_text(json.dumps(entries))
     return root
@@ -80,6 +80,19 @@ def test_bench_mlearn_writes_every_file(folder, tmp_path):
     report = (out / "report.md").read_text()
     assert "| GAP |" in report and "Al" in report
     assert f"{row['energy_rmse_mev_per_atom']:.2f}" in report
+    # the test errors by group (one structure each) make up the whole test RMSE
+    groups = row["test_energy_by_group"]
+    assert sorted(groups) == ["AIMD-NVT", "Surface"]
+    assert all(g["n"] == 1 for g in groups.values())
+    for g in groups.values():
+        assert g["energy_rmse_mev_per_atom"] == pytest.approx(
+            abs(g["energy_mean_error_mev_per_atom"])
+        )
+    whole = np.sqrt(
+        np.mean([g["energy_rmse_mev_per_atom"] ** 2 for g in groups.values()])
+    )
+    assert whole == pytest.approx(row["energy_rmse_mev_per_atom"], rel=1e-3, abs=1e-3)
+    assert "| Al | Surface | 1 |" in report
 
 
 def test_bench_mlearn_missing_file_is_one_line(folder, tmp_path):

@@ -14,6 +14,8 @@ import copy
 import time
 from pathlib import Path
 
+import numpy as np
+
 from matml.errors import ConfigError, InputError
 
 __all__ = ["PUBLISHED", "DEFAULT_CONFIGS", "run_mlearn", "default_config"]
@@ -214,12 +216,39 @@ def run_mlearn(
         for key in ("epochs_run", "stage_two_epoch"):
             if key in res:
                 row[key] = res[key]
+        by_group = _errors_by_group(out / el / "model.matml", test_atoms)
+        if by_group:
+            row["test_energy_by_group"] = by_group
         results["elements"][el] = row
         echo(_line(el, row))
         write_json(out / "results.json", results)  # partial results survive a kill
     write_json(out / "results.json", results)
     (out / "report.md").write_text(report(results))
     return results
+
+
+def _errors_by_group(model_path: Path, atoms: list) -> dict:
+    """Test energy errors per structure group (mlearn's ``group``: AIMD-NVT, Elastic,
+    Surface, Vacancy), meV/atom: where a model's error comes from. Empty when the
+    structures carry no group."""
+    groups = [a.info.get("group") for a in atoms]
+    if not model_path.exists() or all(g is None for g in groups):
+        return {}
+    from matml.prediction import predict
+
+    pred = np.asarray(predict(model_path, atoms)["energy"], float)
+    ref = np.array([a.info["energy"] for a in atoms], float)
+    err = (pred - ref) / np.array([len(a) for a in atoms]) * 1000.0
+    names = np.array([str(g) for g in groups])
+    out = {}
+    for g in sorted(set(names)):
+        e = err[names == g]
+        out[g] = {
+            "n": int(e.size),
+            "energy_rmse_mev_per_atom": float(np.sqrt(np.mean(e**2))),
+            "energy_mean_error_mev_per_atom": float(np.mean(e)),
+        }
+    return out
 
 
 def _line(el: str, row: dict) -> str:
@@ -283,5 +312,20 @@ def report(results: dict) -> str:
             f"| {_fmt(r['force_mae_ev_per_a'], 3)} | {_fmt(r['stress_rmse_gpa'], 3)} | "
             f"{r['train_seconds']:.0f} | {r['n_params']} |"
         )
+    grouped = [e for e in els if results["elements"][e].get("test_energy_by_group")]
+    if grouped:
+        lines += [
+            "",
+            "## Test energy error by structure group, meV/atom",
+            "",
+            "| element | group | structures | RMSE | mean error |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for e in grouped:
+            for g, r in results["elements"][e]["test_energy_by_group"].items():
+                lines.append(
+                    f"| {e} | {g} | {r['n']} | {_fmt(r['energy_rmse_mev_per_atom'])} "
+                    f"| {_fmt(r['energy_mean_error_mev_per_atom'])} |"
+                )
     lines += ["", "Parity plots: " + ", ".join(f"`{e}/parity.png`" for e in els), ""]
     return "\n".join(lines)
