@@ -159,8 +159,9 @@ class DescriptorNetwork(DescriptorModel):
         linear: add the linear term (and start from its closed-form fit).
         train_linear: ``False`` keeps the linear term at its closed-form fit (only the
             MLP trains): smooth training curves, as Adam's steps on the linear weights
-            move every atom's energy at once; on mlearn it is better on Mo's
-            validation split and worse on Li's and Si's (README).
+            move every atom's energy at once; on mlearn (energy weight 1000) it
+            ties with the default on Mo's validation split and is worse on Li's and
+            Si's (README).
         inputs: what the MLP reads: ``standard`` (the standardised invariants) or
             ``asinh`` of them (tails compressed, see ``INPUTS``).
         rngs: initial weights (``nnx.Rngs``; default seed 0).
