@@ -23,6 +23,7 @@ import numpy as np
 from flax import nnx
 
 from matml.data.graph import AtomsGraph
+from matml.errors import ConfigError
 from matml.nn import MLP, Constant
 
 __all__ = ["DescriptorNetwork", "LinearDescriptor", "DescriptorModel"]
@@ -184,8 +185,6 @@ class DescriptorNetwork(DescriptorModel):
     ):
         super().__init__(species=species, cutoff=cutoff, dtype=dtype, **descriptor)
         if inputs not in INPUTS:
-            from matml.errors import ConfigError
-
             raise ConfigError(
                 f"unknown inputs {inputs!r}; choose from {', '.join(INPUTS)}",
                 field="model.inputs",
