@@ -15,6 +15,7 @@ from matml.potential import Potential, fit_model_statistics, load, precision, sa
 from matml.testing import check_potential, compute
 
 SMALL = {"max_order": 4, "max_degree": 3}  # few invariants: quick to compile
+PAIRED = {**SMALL, "two_body": 4}  # and a two-body block beside them
 
 
 def silicon(seed=0, reps=(1, 1, 1)) -> Atoms:
@@ -41,7 +42,7 @@ def _statistics(pot):
 def network():
     """float32: what users run (the linear model below runs the battery in float64;
     each descriptor shape compiles for seconds, so not every test runs both)."""
-    pot = Potential("descriptor", ["Si"], 4.0, {**SMALL, "hidden": [16]},
+    pot = Potential("descriptor", ["Si"], 4.0, {**PAIRED, "hidden": [16]},
                     e0=[-5.0], scale=0.5, dtype="float32", rngs=1)  # fmt: skip
     # the linear term and the MLP's last layer start at zero (training starts from
     # the closed-form linear fit): give both random values, so every part is checked
@@ -102,7 +103,7 @@ def test_linear_fit_recovers_a_linear_potential():
     same energies, forces and stress."""
     from matml.train import fit_linear
 
-    true = _statistics(Potential("linear", ["Ge", "Si"], 4.0, SMALL, e0=[-4.0, -5.0],
+    true = _statistics(Potential("linear", ["Ge", "Si"], 4.0, PAIRED, e0=[-4.0, -5.0],
                                  scale=0.5, shift=0.1, dtype="float64"))  # fmt: skip
     rng = np.random.default_rng(3)
     with precision("float64"):
@@ -111,7 +112,7 @@ def test_linear_fit_recovers_a_linear_potential():
         )
     atoms = []
     for k in range(8):
-        a = silicon(10 + k, reps=(2, 1, 1))  # 16 atoms: 440 rows for 152 weights
+        a = silicon(10 + k, reps=(2, 1, 1))  # 16 atoms: 440 rows for 168 weights
         a.symbols[rng.choice(len(a), 6, replace=False)] = "Ge"
         e, f, s, _ = compute(true, a)
         a.info["energy"], a.arrays["forces"] = e, f
@@ -119,14 +120,14 @@ def test_linear_fit_recovers_a_linear_potential():
         atoms.append(a)
     del atoms[0].info["energy"]  # a structure without energy gives no energy row
     ds = Dataset.from_atoms(atoms, 4.0, ["Ge", "Si"])
-    fit = Potential("linear", ["Ge", "Si"], 4.0, SMALL, e0=[-4.0, -5.0], scale=0.5,
+    fit = Potential("linear", ["Ge", "Si"], 4.0, PAIRED, e0=[-4.0, -5.0], scale=0.5,
                     shift=0.1, dtype="float64")  # fmt: skip
     with precision("float64"):  # the same standardisation as the labelling model
         fit.model.feature_mean.value = true.model.feature_mean.value
         fit.model.feature_scale.value = true.model.feature_scale.value
     res = fit_linear(fit, ds[:6], ds[6:], energy_weight=1.0, forces_weight=1.0,
-                     stress_weight=1.0, alphas=(1e-12, 1e-6))  # fmt: skip
-    assert res.alpha == 1e-12 and res.valid_loss[1e-12] < 1e-8  # rounding only
+                     stress_weight=1.0, alphas=(1e-15, 1e-6))  # fmt: skip
+    assert res.alpha == 1e-15 and res.valid_loss[1e-15] < 1e-8  # rounding only
     for a in atoms[6:]:
         e1, f1, s1, _ = compute(true, a)
         e2, f2, s2, _ = compute(fit, a)
@@ -142,7 +143,7 @@ def test_linear_rows_by_dense_pairs_equal_rows_by_edges(monkeypatch):
 
     from matml.train import linear
 
-    pot = _statistics(Potential("linear", ["Ge", "Si"], 4.0, SMALL, dtype="float64"))
+    pot = _statistics(Potential("linear", ["Ge", "Si"], 4.0, PAIRED, dtype="float64"))
     a = silicon(5, reps=(2, 1, 1))
     a.symbols[[0, 3, 7, 12]] = "Ge"
     graph = next(iter(linear._batches(Dataset.from_atoms([a], 4.0, ["Ge", "Si"]))))

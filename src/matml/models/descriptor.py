@@ -55,6 +55,10 @@ class DescriptorModel(nnx.Module):
         radial, cutoff_fn, density, sigma: see ``MomentInvariants``.
         weights: element -> weight of a single density; ``None`` gives each species a
             density channel of its own.
+        two_body: K, the size of a two-body block beside the invariants (0: none):
+            for each channel, ``sum_j sin(k pi r_ij / r_c) / r_ij f_c(r_ij)``, k = 1..K.
+            The moments of order N resolve distances with only N // 2 + 1 radial
+            functions at l = 0; this block resolves the pair distribution finely.
     """
 
     def __init__(
@@ -69,8 +73,14 @@ class DescriptorModel(nnx.Module):
         density: str = "delta",
         sigma: float = 0.4,
         weights: Mapping[str, float] | None = None,
+        two_body: int = 0,
         dtype=None,
     ):
+        if int(two_body) != two_body or two_body < 0:
+            raise ConfigError(
+                f"must be a non-negative integer, got {two_body!r}",
+                field="model.two_body",
+            )
         config = {
             "cutoff": float(cutoff),
             "max_order": int(max_order),
@@ -85,8 +95,9 @@ class DescriptorModel(nnx.Module):
         # static and hashable (it lands in the nnx GraphDef): the config, not the object
         self._descriptor_key = json.dumps(config, sort_keys=True)
         self.n_species = len(species)
+        self.two_body = int(two_body)
         dtype = dtype or jnp.float32
-        k = self.descriptor.n_features
+        k = self.n_features
         self.feature_mean = Constant(jnp.zeros(k, dtype))
         self.feature_scale = Constant(jnp.ones(k, dtype))
 
@@ -96,17 +107,41 @@ class DescriptorModel(nnx.Module):
 
     @property
     def n_features(self) -> int:
-        return self.descriptor.n_features
+        """Features per atom: the invariants, then the two-body block (if any)."""
+        desc = self.descriptor
+        return desc.n_features + desc.n_channels * self.two_body
+
+    def two_body_basis(self, vectors: jax.Array, mask: jax.Array) -> jax.Array:
+        """The two-body block's functions of each edge [E, K] (zero on padding)."""
+        from matml.descriptors._cutoff import cutoff_function, masked_norm
+
+        desc = self.descriptor
+        r = jnp.where(mask, masked_norm(vectors, mask), 1.0)
+        k = jnp.arange(1, self.two_body + 1, dtype=vectors.dtype)
+        g = jnp.sin(k * (jnp.pi / desc.cutoff) * r[:, None]) / r[:, None]
+        fc = cutoff_function(r, desc.cutoff, desc.cutoff_fn)
+        return g * (fc * mask)[:, None]
+
+    def edge_channels(self, graph: AtomsGraph) -> jax.Array:
+        """Each edge's density channel (its neighbour's species, or 0) [E]."""
+        if self.descriptor.n_channels > 1:
+            return graph.species[graph.senders]
+        return jnp.zeros_like(graph.senders)
 
     def raw_features(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
-        """Invariants [N, n_features] of every atom (zero rows on padding)."""
-        return self.descriptor.from_edges(
-            vectors,
-            graph.receivers,
-            graph.species[graph.senders],
-            graph.edge_mask,
-            graph.positions.shape[0],
+        """Invariants (and the two-body block) [N, n_features] of every atom (zero
+        rows on padding)."""
+        n = graph.positions.shape[0]
+        x = self.descriptor.from_edges(
+            vectors, graph.receivers, graph.species[graph.senders], graph.edge_mask, n
         )
+        if not self.two_body:
+            return x
+        c = self.descriptor.n_channels
+        seg = graph.receivers * c + self.edge_channels(graph)
+        g = self.two_body_basis(vectors, graph.edge_mask)
+        p = jax.ops.segment_sum(g, seg, n * c).reshape(n, c * self.two_body)
+        return jnp.concatenate([x, p], axis=1)
 
     def features(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
         """Standardised invariants [N, n_features]."""

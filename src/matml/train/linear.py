@@ -108,17 +108,24 @@ def _rows_fn(graphdef):
 
         x_rows = inv(c)  # [N*C, Fc]
         x = x_rows.reshape(N, -1)  # [N, C*Fc]
+        fi = x.shape[1]
         d_inv = _invariant_jacobian(inv, c, desc.max_degree, x_rows)  # [N*C, Fc, M]
         mean = model.feature_mean[...]
         scale = model.feature_scale[...]
+        if model.two_body:
+            p, p_r, p_virial = _two_body_chain(model, graph, v, ch, scale[fi:], S, C)
+            x = jnp.concatenate([x, p], axis=1)
         xs = (x - mean) / scale * graph.node_mask[:, None]
         sp_n = jax.nn.one_hot(graph.species, S, dtype=v.dtype)
         per = (sp_n[:, :, None] * xs[:, None, :]).reshape(N, -1)
         e_rows = jax.ops.segment_sum(per, graph.node_graph, G)
         if N <= DENSE_PAIRS_MAX_NODES:
-            d_r, virial = _dense_chain(graph, v, d_inv, jac_e, ch, scale, sp_n, C)
+            d_r, virial = _dense_chain(graph, v, d_inv, jac_e, ch, scale[:fi], sp_n, C)
         else:
-            d_r, virial = _edge_chain(graph, v, d_inv, jac_e, ch, scale, S, C)
+            d_r, virial = _edge_chain(graph, v, d_inv, jac_e, ch, scale[:fi], S, C)
+        if model.two_body:  # each species' columns: the invariants', then the block's
+            d_r = _join_species(d_r, p_r, S, axis=1)
+            virial = _join_species(virial, p_virial, S, axis=3)
         # forces: F_n = -dE/dr_n, with v_e = r_sender - r_receiver + shift
         f_rows = -jnp.swapaxes(d_r, 1, 2)  # [N, 3, S*F]
         # stress: (1/V) dE/d(strain) = (1/V) sum_e v_e (x) dE/dv_e
@@ -184,6 +191,40 @@ def _edge_chain(graph, v, d_inv, jac_e, ch, scale, S, C):
     )  # [N, S*F, 3]
     virial = jnp.einsum("ea,ekb->eabk", v, t_e)
     return d_r, jax.ops.segment_sum(virial, graph.receivers, N)
+
+
+def _two_body_chain(model, graph, v, ch, scale, S, C):
+    """The two-body block's raw features [N, C*K] and, as :func:`_edge_chain` gives
+    them for the invariants, its rows' d / d r_n [N, S*C*K, 3] and per-centre virial
+    [N, 3, 3, S*C*K] (``scale``: the block's feature scales)."""
+    N, E = graph.num_nodes, graph.num_edges
+    K = model.two_body
+    mask = graph.edge_mask
+    g = model.two_body_basis(v, mask)  # [E, K]
+    p = jax.ops.segment_sum(g, graph.receivers * C + ch, N * C).reshape(N, C * K)
+    # each edge's functions depend on its own vector only: one shared shift gives
+    # every edge's Jacobian [E, K, 3]
+    jac = jax.jacfwd(lambda s: model.two_body_basis(v + s, mask))(jnp.zeros(3, v.dtype))
+    if C > 1:  # into the block of the edge's channel
+        onehot = jax.nn.one_hot(ch, C, dtype=v.dtype)
+        jac = (onehot[:, :, None, None] * jac[:, None]).reshape(E, C * K, 3)
+    t_e = jac / scale[None, :, None]
+    sp_e = jax.nn.one_hot(graph.species[graph.receivers], S, dtype=v.dtype)
+    t_e = (sp_e[:, :, None, None] * t_e[:, None]).reshape(E, -1, 3)  # [E, S*C*K, 3]
+    d_r = jax.ops.segment_sum(t_e, graph.senders, N) - jax.ops.segment_sum(
+        t_e, graph.receivers, N
+    )
+    virial = jnp.einsum("ea,ekb->eabk", v, t_e)
+    return p, d_r, jax.ops.segment_sum(virial, graph.receivers, N)
+
+
+def _join_species(a, b, S, axis):
+    """Concatenate two species-major column blocks ([..., S*Fa, ...] and
+    [..., S*Fb, ...] along ``axis``) species by species: [..., S*(Fa+Fb), ...]."""
+    sa = a.shape[:axis] + (S, -1) + a.shape[axis + 1 :]
+    sb = b.shape[:axis] + (S, -1) + b.shape[axis + 1 :]
+    out = jnp.concatenate([a.reshape(sa), b.reshape(sb)], axis=axis + 1)
+    return out.reshape(a.shape[:axis] + (-1,) + a.shape[axis + 1 :])
 
 
 def _batches(dataset: Dataset, buckets: Buckets | None = None):
