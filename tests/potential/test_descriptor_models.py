@@ -160,6 +160,35 @@ def test_linear_rows_by_dense_pairs_equal_rows_by_edges(monkeypatch):
         np.testing.assert_allclose(dense, edges, rtol=1e-10, atol=1e-12)
 
 
+def test_linear_system_weighs_structures():
+    """A structure of weight 2 adds to the normal equations what two copies of it
+    add (the trainer's weighting: energy, force and stress rows alike)."""
+    import copy
+
+    from matml.data import Buckets
+    from matml.train import linear
+
+    pot = _statistics(Potential("linear", ["Si"], 4.0, PAIRED, dtype="float64"))
+    atoms = []
+    for k in range(2):
+        a = silicon(20 + k)
+        a.info["energy"], a.arrays["forces"] = -5.0 * len(a) + k, a.positions * 0.01
+        a.info["stress"] = np.arange(6) * 0.01
+        atoms.append(a)
+    ds = Dataset.from_atoms(atoms, 4.0, ["Si"])
+    twice = Dataset.from_atoms(atoms + [atoms[0]], 4.0, ["Si"])
+    heavy = copy.deepcopy(ds)
+    heavy.structures[0].weight = 2.0
+    buckets = Buckets.for_dataset(twice, 1, 1)
+    with precision("float64"):
+        a = linear._system(pot, heavy, (10.0, 1.0, 3.0), buckets)
+        b = linear._system(pot, twice, (10.0, 1.0, 3.0), buckets)
+    assert np.abs(a.gram).max() > 0
+    np.testing.assert_allclose(a.gram, b.gram, rtol=1e-12)
+    np.testing.assert_allclose(a.rhs, b.rhs, rtol=1e-12)
+    assert a.bwb == pytest.approx(b.bwb, rel=1e-12)
+
+
 def test_network_asinh_inputs_and_fixed_linear_term(tmp_path):
     """``inputs: asinh`` feeds the MLP asinh of the standardised invariants (the linear
     term keeps them as they are); ``train_linear: false`` keeps the linear weights out

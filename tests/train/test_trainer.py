@@ -230,6 +230,26 @@ def test_seed_is_not_static_config_and_split_seed_is_separate(copper):
     assert [s.energy for s in v1.structures] == [s.energy for s in v2.structures]
 
 
+def test_split_stratified_by_labels(copper):
+    """With labels, each label holds out its share (at least one of a label with
+    more than two structures), reproducibly; a label list of the wrong length is a
+    one-line error."""
+    from matml.errors import InputError
+
+    ds = Dataset.from_atoms(copper[:8], CUTOFF, ["Cu"])
+    labels = ["bulk"] * 5 + ["surface"] * 3
+    train, valid = ds.split(0.25, seed=3, labels=labels)
+    energy = [s.energy for s in ds.structures]
+    held = sorted(energy.index(s.energy) for s in valid.structures)
+    kept = sorted(energy.index(s.energy) for s in train.structures)
+    assert sorted(held + kept) == list(range(8))
+    assert [labels[i] for i in held] == ["bulk", "surface"]  # round(1.25), >= 1
+    _, again = ds.split(0.25, seed=3, labels=labels)
+    assert [s.energy for s in again.structures] == [s.energy for s in valid.structures]
+    with pytest.raises(InputError, match="7 split labels for 8 structures"):
+        ds.split(0.25, labels=labels[:7])
+
+
 def test_evaluate_before_fit_and_exact_batch_sums(copper):
     """evaluate() works on a fresh trainer; its loss is the same whatever the batch
     size (sums and counts are reduced exactly, not means of means)."""

@@ -335,14 +335,39 @@ class Dataset:
             )
         return self.structures[index]
 
-    def split(self, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
-        """Random split into (rest, held-out ``fraction``), reproducible with ``seed``."""
+    def split(
+        self, fraction: float, seed: int = 0, labels=None
+    ) -> tuple[Dataset, Dataset]:
+        """Random split into (rest, held-out ``fraction``), reproducible with ``seed``.
+
+        With ``labels`` (one per structure, e.g. mlearn's ``group``) the split is
+        stratified: each label holds out ``fraction`` of its structures (rounded, at
+        least one of any label with more than two), so that a rare kind of structure
+        (a surface) is in the held-out part too.
+        """
         n = len(self)
-        n_out = int(round(fraction * n))
-        if fraction > 0 and n_out == 0 and n > 1:
-            n_out = 1
-        perm = np.random.default_rng(seed).permutation(n)
-        return self[np.sort(perm[n_out:])], self[np.sort(perm[:n_out])]
+        rng = np.random.default_rng(seed)
+        if labels is None:
+            n_out = int(round(fraction * n))
+            if fraction > 0 and n_out == 0 and n > 1:
+                n_out = 1
+            perm = rng.permutation(n)
+            return self[np.sort(perm[n_out:])], self[np.sort(perm[:n_out])]
+        labels = [str(x) for x in labels]
+        if len(labels) != n:
+            raise InputError(
+                f"{len(labels)} split labels for {n} structures", file=self.name
+            )
+        out = []
+        for lab in sorted(set(labels)):
+            idx = np.array([i for i, x in enumerate(labels) if x == lab])
+            k = int(round(fraction * len(idx)))
+            if fraction > 0 and k == 0 and len(idx) > 2:
+                k = 1
+            out.extend(rng.permutation(idx)[:k].tolist())
+        held = np.zeros(n, bool)
+        held[out] = True
+        return self[np.flatnonzero(~held)], self[np.flatnonzero(held)]
 
     def check_properties(self, properties) -> None:
         """Raise if a property the model predicts was not read with the structures

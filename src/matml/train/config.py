@@ -39,6 +39,14 @@ class DataConfig:
     species: list | None = None
     valid_fraction: float = 0.1
     split_seed: int = 0  # of the validation split; the top-level seed is the weights'
+    # stratify the validation split by this key of each structure's info (mlearn's
+    # "group": AIMD-NVT, Elastic, Surface, Vacancy); None: a plain random split
+    split_by: str | None = None
+    # weigh each structure in the loss by (N / (G n_g)) ** balance_power, n_g the
+    # structures of its value of this info key, G the number of values (a rare group
+    # such as mlearn's 11 surfaces among 241 structures counts more); None: all 1
+    balance_by: str | None = None
+    balance_power: float = 0.5
 
 
 @dataclass
@@ -232,6 +240,8 @@ def _check(cfg: RunConfig, file) -> None:
         )
     if not 0 <= cfg.data.valid_fraction < 1:
         raise ConfigError("must be in [0, 1)", file=file, field="data.valid_fraction")
+    if not 0 <= cfg.data.balance_power <= 1:
+        raise ConfigError("must be in [0, 1]", file=file, field="data.balance_power")
     sp = cfg.data.species
     if sp is not None and (
         isinstance(sp, str) or not all(isinstance(x, str) for x in sp)

@@ -275,17 +275,18 @@ def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
         # energy per atom, in units of scale
         a_e = e_rows[gm] / n[:, None]
         b_e = (graph.energy[gm] - species_e0 - n * shift) / n / scale
-        rows_a, rows_b, rows_w = [a_e], [b_e], [np.full(len(b_e), we)]
+        sw = np.asarray(graph.weight, np.float64)  # each structure's loss weight
+        rows_a, rows_b, rows_w = [a_e], [b_e], [we * sw[gm]]
         fm = np.asarray(graph.property_mask["forces"], bool)
         if wf > 0 and fm.any():
             rows_a.append(f_rows[fm].reshape(-1, f_rows.shape[-1]))
             rows_b.append(graph.forces[fm].reshape(-1) / scale)
-            rows_w.append(np.full(3 * int(fm.sum()), wf))
+            rows_w.append(np.repeat(wf * sw[graph.node_graph[fm]], 3))
         sm = np.asarray(graph.property_mask["stress"], bool)
         if ws > 0 and sm.any():
             rows_a.append(s_rows[sm][:, *VOIGT_INDEX].reshape(-1, s_rows.shape[-1]))
             rows_b.append(graph.stress[sm][:, *VOIGT_INDEX].reshape(-1) / scale)
-            rows_w.append(np.full(6 * int(sm.sum()), ws))
+            rows_w.append(np.repeat(ws * sw[sm], 6))
         a = np.concatenate(rows_a)
         b = np.concatenate(rows_b)
         w = np.concatenate(rows_w)
@@ -312,7 +313,8 @@ def fit_linear(
     """Fit the linear weights of a potential in place (its E0s, scale, shift and
     feature statistics already set; any other part of the model must predict zero,
     as the descriptor network's MLP does before training). Loss weights are those of the trainer
-    (``energy`` on (eV/atom)^2, ``forces`` on (eV/Å)^2, ``stress`` on (eV/Å^3)^2).
+    (``energy`` on (eV/atom)^2, ``forces`` on (eV/Å)^2, ``stress`` on (eV/Å^3)^2),
+    each structure's rows times its weight (``Structure.weight``), as in the trainer.
     Without a validation split the smallest ridge parameter that solves is kept."""
     import time
 

@@ -19,7 +19,7 @@ from matml._files import atomic_path, write_json, write_provenance
 from matml.errors import ConfigError, InputError, MatmlError
 from matml.train.config import RunConfig, from_dict
 
-__all__ = ["read_source", "train_from_config"]
+__all__ = ["balance_weights", "read_source", "train_from_config"]
 
 
 def read_source(source: str, cfg: RunConfig, split: str = "training"):
@@ -44,6 +44,40 @@ def read_source(source: str, cfg: RunConfig, split: str = "training"):
         require.append(keys.FORCES)
     validate_structures(atoms, file=name, require=require)
     return atoms, name
+
+
+def _info_labels(key, field, atoms, store, name):
+    """Every structure's ``info[key]`` (None without a key)."""
+    if not key:
+        return None
+    if store:
+        raise ConfigError(
+            "a prepared store keeps no structure info; give files", field=field
+        )
+    missing = [i for i, a in enumerate(atoms) if key not in a.info]
+    if missing:
+        raise InputError(
+            f"structure {missing[0]} (and {len(missing) - 1} more) has no info key "
+            f"{key!r}",
+            file=name,
+            field=field,
+        )
+    return [str(a.info[key]) for a in atoms]
+
+
+def balance_weights(groups, power: float = 0.5) -> np.ndarray:
+    """Per-structure loss weights ``(N / (G n_g)) ** power`` of structures labelled
+    ``groups``: ``power`` 1 gives every group the same total weight, 0 leaves all
+    at 1.
+
+    >>> balance_weights(["bulk"] * 3 + ["surface"], 1.0).tolist()
+    [0.6666666666666666, 0.6666666666666666, 0.6666666666666666, 2.0]
+    """
+    names, inverse, counts = np.unique(
+        np.asarray(groups), return_inverse=True, return_counts=True
+    )
+    share = len(groups) / (len(names) * counts)
+    return share[inverse] ** float(power)
 
 
 def _check_present(data, name) -> None:
@@ -257,7 +291,17 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         forces=cfg.train.forces_weight > 0,
         energy=cfg.train.fits("energy"),
     )
-    train, valid = full.split(cfg.data.valid_fraction, seed=cfg.data.split_seed)
+    labels = _info_labels(cfg.data.split_by, "data.split_by", train_atoms, store,
+                          train_name)  # fmt: skip
+    if cfg.data.balance_by:
+        groups = _info_labels(cfg.data.balance_by, "data.balance_by", train_atoms,
+                              store, train_name)  # fmt: skip
+        factor = balance_weights(groups, cfg.data.balance_power)
+        for s, f in zip(full.structures, factor, strict=True):
+            s.weight = s.weight * float(f)
+    train, valid = full.split(
+        cfg.data.valid_fraction, seed=cfg.data.split_seed, labels=labels
+    )
     if len(train) == 0:
         raise InputError(
             f"no structures left to train on ({len(full)} read, "
