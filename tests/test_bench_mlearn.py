@@ -13,7 +13,7 @@ from matml.cli import app
 
 TINY = """
 seed: 0
-data: {valid_fraction: 0.5}
+data: {valid_fraction: 0.5, split_by: group, balance_by: group}
 model: {name: descriptor, cutoff: 4.0, max_order: 3, max_degree: 2, hidden: [8]}
 train: {epochs: 2, batch_size: 2, n_buckets: 1, energy_weight: 10.0}
 """

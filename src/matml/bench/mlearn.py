@@ -184,9 +184,16 @@ def run_mlearn(
     for el in elements:
         train_atoms, test_atoms = data[el]
         echo(f"{el}: {len(train_atoms)} training and {len(test_atoms)} test structures")
+        run_cfg = copy.deepcopy(raw)
+        data_cfg = run_cfg.get("data") or {}
+        for key in ("split_by", "balance_by"):  # mlearn's groups, where a file has them
+            name = data_cfg.get(key)
+            if name and not any(name in a.info for a in train_atoms):
+                echo(f"{el}: no structure has {name!r}; data.{key} is not applied")
+                data_cfg.pop(key)
         t0 = time.perf_counter()
         res = train_from_config(
-            copy.deepcopy(raw),
+            run_cfg,
             out / el,
             progress=progress,
             train_atoms=train_atoms,
