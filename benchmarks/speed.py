@@ -60,9 +60,9 @@ MODELS = [
      "config": {"hidden": [32, 32], "embedding": 8}},
     # the mlearn benchmark's defaults (matml.bench.mlearn.DEFAULT_CONFIGS)
     {"name": "descriptor", "model": "descriptor", "cutoff": 5.0,
-     "config": {"max_order": 7, "max_degree": 3, "hidden": [64, 64]}},
+     "config": {"max_order": 7, "max_degree": 3, "two_body": 16, "hidden": [64, 64]}},
     {"name": "linear", "model": "linear", "cutoff": 5.0,
-     "config": {"max_order": 7, "max_degree": 3}},
+     "config": {"max_order": 7, "max_degree": 3, "two_body": 16}},
     # MACE small (../shared/anchors/mace_speed.py's hyperparameters)
     {"name": "mace-small", "model": "mace", "cutoff": 5.0,
      "config": {"channels": 32, "hidden_irreps": "0e + 1o", "max_ell": 3,

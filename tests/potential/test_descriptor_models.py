@@ -136,6 +136,30 @@ def test_linear_fit_recovers_a_linear_potential():
         np.testing.assert_allclose(s2, s1, atol=1e-6)
 
 
+def test_linear_fit_corrects_the_e0s():
+    """Energies that are E0s alone (zero forces and stress) and a model whose E0s are
+    off by 0.3 and -0.2 eV: the fit's per-species constants, not the (ridge-shrunk)
+    weights, take up the difference."""
+    from matml.train import fit_linear
+
+    rng = np.random.default_rng(5)
+    atoms = []
+    for k in range(4):
+        a = silicon(30 + k, reps=(2, 1, 1))
+        a.symbols[rng.choice(len(a), 4 + k, replace=False)] = "Ge"
+        n_ge = a.get_chemical_symbols().count("Ge")
+        a.info["energy"] = -4.0 * n_ge - 5.0 * (len(a) - n_ge)
+        a.arrays["forces"] = np.zeros((len(a), 3))
+        atoms.append(a)
+    ds = Dataset.from_atoms(atoms, 4.0, ["Ge", "Si"])
+    pot = _statistics(Potential("linear", ["Ge", "Si"], 4.0, PAIRED, e0=[-3.7, -5.2],
+                                dtype="float64"))  # fmt: skip
+    res = fit_linear(pot, ds, energy_weight=1.0, forces_weight=1.0, alphas=(1e-6,))
+    np.testing.assert_allclose(res.e0, [-4.0, -5.0], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(pot.e0.value), [-4.0, -5.0], atol=1e-6)
+    assert np.abs(np.asarray(pot.model.weights.value)).max() < 1e-6
+
+
 def test_linear_rows_by_dense_pairs_equal_rows_by_edges(monkeypatch):
     """The two ways of summing the chain rule (dense centre-atom pairs for small
     graphs, per edge for large ones) give the same energy, force and stress rows."""

@@ -1,10 +1,12 @@
 """Closed-form fit of a linear model (``linear``): ridge least squares on energies,
 forces and stress, as SNAP and linear ACE are fitted.
 
-The model's energy is linear in its weights: ``E = scale * sum_i w_s(i) . x_i + n shift
-+ sum_i E0_s(i)`` with standardised invariants ``x_i``. Each structure contributes rows
-``sum_i onehot(s_i) x_i`` (energy, per atom), ``-d/dr`` of them (forces) and
-``(1/V) d/d(strain)`` (stress), computed by forward-mode autodiff of the descriptor.
+The model's energy is linear in its weights and its E0s: ``E = scale * sum_i w_s(i) .
+x_i + n shift + sum_i E0_s(i)`` with standardised invariants ``x_i``. Each structure
+contributes rows ``sum_i onehot(s_i) x_i`` and its atoms of each species (energy, per
+atom), ``-d/dr`` of them (forces) and ``(1/V) d/d(strain)`` (stress), computed by
+forward-mode autodiff of the descriptor; the E0s are refitted with the weights, as
+SNAP's and ACE's constant term is.
 Their weighted normal equations are summed over the training set; the ridge parameter
 is the one (of a grid) with the lowest loss on the validation split.
 """
@@ -34,6 +36,7 @@ class LinearFit:
 
     alpha: float
     valid_loss: dict[float, float] = field(default_factory=dict)  # alpha -> loss
+    e0: list[float] = field(default_factory=list)  # the E0s after the fit, eV
     n_rows: int = 0
     seconds: float = 0.0
 
@@ -272,19 +275,29 @@ def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
             weights=e0[graph.species[graph.node_mask]],
             minlength=len(gm),
         )[gm]
-        # energy per atom, in units of scale
-        a_e = e_rows[gm] / n[:, None]
+        # energy per atom, in units of scale; the last S columns are per-species
+        # constants (atoms of each species per atom), which E0s and the shift alone
+        # do not fit: the standardised features average to zero over the training
+        # atoms, so without them a constant offset per atom could not be corrected
+        counts = np.zeros((len(gm), e0.shape[0]))
+        real = np.asarray(graph.node_mask, bool)
+        np.add.at(counts, (graph.node_graph[real], graph.species[real]), 1.0)
+        a_e = np.concatenate([e_rows, counts], axis=1)[gm] / n[:, None]
         b_e = (graph.energy[gm] - species_e0 - n * shift) / n / scale
         sw = np.asarray(graph.weight, np.float64)  # each structure's loss weight
         rows_a, rows_b, rows_w = [a_e], [b_e], [we * sw[gm]]
         fm = np.asarray(graph.property_mask["forces"], bool)
+        n_const = e0.shape[0]
         if wf > 0 and fm.any():
-            rows_a.append(f_rows[fm].reshape(-1, f_rows.shape[-1]))
+            rows_a.append(
+                _pad_columns(f_rows[fm].reshape(-1, f_rows.shape[-1]), n_const)
+            )
             rows_b.append(graph.forces[fm].reshape(-1) / scale)
             rows_w.append(np.repeat(wf * sw[graph.node_graph[fm]], 3))
         sm = np.asarray(graph.property_mask["stress"], bool)
         if ws > 0 and sm.any():
-            rows_a.append(s_rows[sm][:, *VOIGT_INDEX].reshape(-1, s_rows.shape[-1]))
+            s_sel = s_rows[sm][:, *VOIGT_INDEX].reshape(-1, s_rows.shape[-1])
+            rows_a.append(_pad_columns(s_sel, n_const))
             rows_b.append(graph.stress[sm][:, *VOIGT_INDEX].reshape(-1) / scale)
             rows_w.append(np.repeat(ws * sw[sm], 6))
         a = np.concatenate(rows_a)
@@ -299,6 +312,11 @@ def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
     return _Normal(gram, rhs, bwb, n_rows)
 
 
+def _pad_columns(a: np.ndarray, k: int) -> np.ndarray:
+    """``a`` with ``k`` zero columns after its own (rows the constants do not touch)."""
+    return np.concatenate([a, np.zeros((a.shape[0], k), a.dtype)], axis=1)
+
+
 def fit_linear(
     potential,
     train: Dataset,
@@ -310,8 +328,8 @@ def fit_linear(
     alphas=ALPHAS,
     progress: bool = False,
 ) -> LinearFit:
-    """Fit the linear weights of a potential in place (its E0s, scale, shift and
-    feature statistics already set; any other part of the model must predict zero,
+    """Fit the linear weights and the E0s of a potential in place (its scale, shift,
+    feature statistics and first E0s already set; any other part of the model must predict zero,
     as the descriptor network's MLP does before training). Loss weights are those of the trainer
     (``energy`` on (eV/atom)^2, ``forces`` on (eV/Å)^2, ``stress`` on (eV/Å^3)^2),
     each structure's rows times its weight (``Structure.weight``), as in the trainer.
@@ -343,14 +361,19 @@ def fit_linear(
             score = _system(potential, valid, weights, buckets, tick)
     if bar is not None:
         bar.close()
+    model = potential.model
     k = fit.gram.shape[0]
-    # ridge relative to the mean diagonal, so alphas do not depend on units
-    diag = float(np.mean(np.diag(fit.gram))) or 1.0
+    n_w = model.n_species * model.n_features  # the weights; then one constant a species
+    # ridge relative to the mean diagonal of the weights' block, so alphas do not
+    # depend on units; the per-species constants are not shrunk
+    diag = float(np.mean(np.diag(fit.gram)[:n_w])) or 1.0
+    ridge = np.zeros(k)
+    ridge[:n_w] = diag
     result = LinearFit(alpha=alphas[0], n_rows=fit.rows)
     best = None
     for alpha in alphas:
         try:
-            coef = np.linalg.solve(fit.gram + alpha * diag * np.eye(k), fit.rhs)
+            coef = np.linalg.solve(fit.gram + alpha * np.diag(ridge), fit.rhs)
         except np.linalg.LinAlgError:
             continue
         loss = score.loss(coef)
@@ -362,9 +385,12 @@ def fit_linear(
     if best is None:
         raise InputError("the linear system could not be solved for any ridge value")
     _, result.alpha, coef = best
-    model = potential.model
-    w = coef.reshape(model.n_species, model.n_features)
+    w = coef[:n_w].reshape(model.n_species, model.n_features)
+    scale = float(potential.scale[...])
+    e0 = np.asarray(potential.e0[...], np.float64) + scale * coef[n_w:]
     with precision(potential.dtype):
         model.weights.value = jnp.asarray(w, potential.dtype)
+        potential.e0.value = jnp.asarray(e0, potential.dtype)
+    result.e0 = e0.tolist()
     result.seconds = time.perf_counter() - t0
     return result

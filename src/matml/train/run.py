@@ -188,6 +188,7 @@ def _fit_linear(cfg, potential, train, valid, out_dir, header, progress):
     from matml.potential import save
 
     fit = fit_linear_part(cfg, potential, train, valid, progress)
+    header["e0"] = dict(zip(header["e0"], fit.e0, strict=True))
     save(potential, out_dir / "model.matml", extra={**header, "ridge_alpha": fit.alpha})
     return {
         "ridge_alpha": fit.alpha,
@@ -341,6 +342,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
         if getattr(potential.model, "linear", False) is True and not resume:
             fit = fit_linear_part(cfg, potential, train, valid, progress)
             header["linear_ridge_alpha"] = fit.alpha
+            header["e0"] = dict(zip(header["e0"], fit.e0, strict=True))
         trainer = Trainer(
             potential,
             cfg.train,
