@@ -139,7 +139,7 @@ def test_linear_fit_recovers_a_linear_potential():
 def test_linear_fit_corrects_the_e0s():
     """Energies that are E0s alone (zero forces and stress) and a model whose E0s are
     off by 0.3 and -0.2 eV: the fit's per-species constants, not the (ridge-shrunk)
-    weights, take up the difference."""
+    weights, take up the difference; a species absent from the data keeps its E0."""
     from matml.train import fit_linear
 
     rng = np.random.default_rng(5)
@@ -158,6 +158,13 @@ def test_linear_fit_corrects_the_e0s():
     np.testing.assert_allclose(res.e0, [-4.0, -5.0], atol=1e-6)
     np.testing.assert_allclose(np.asarray(pot.e0.value), [-4.0, -5.0], atol=1e-6)
     assert np.abs(np.asarray(pot.model.weights.value)).max() < 1e-6
+    # a species with no atoms in the data keeps its E0 (its column is all zeros)
+    si = [silicon(40 + k, reps=(2, 1, 1)) for k in range(3)]
+    for a in si:
+        a.info["energy"], a.arrays["forces"] = -5.0 * len(a), np.zeros((len(a), 3))
+    pot.e0.value = jax.numpy.asarray([-3.7, -5.2])
+    res = fit_linear(pot, Dataset.from_atoms(si, 4.0, ["Ge", "Si"]), alphas=(1e-6,))
+    np.testing.assert_allclose(res.e0, [-3.7, -5.0], atol=1e-6)
 
 
 def test_linear_rows_by_dense_pairs_equal_rows_by_edges(monkeypatch):

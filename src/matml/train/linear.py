@@ -362,12 +362,12 @@ def fit_linear(
     if bar is not None:
         bar.close()
     model = potential.model
-    k = fit.gram.shape[0]
     n_w = model.n_species * model.n_features  # the weights; then one constant a species
     # ridge relative to the mean diagonal of the weights' block, so alphas do not
-    # depend on units; the per-species constants are not shrunk
+    # depend on units; the per-species constants are not shrunk, except those of a
+    # species with no atoms in the data (kept at their E0s, not left singular)
     diag = float(np.mean(np.diag(fit.gram)[:n_w])) or 1.0
-    ridge = np.zeros(k)
+    ridge = np.where(np.diag(fit.gram) > 0, 0.0, diag)
     ridge[:n_w] = diag
     result = LinearFit(alpha=alphas[0], n_rows=fit.rows)
     best = None
