@@ -165,6 +165,19 @@ def test_linear_fit_corrects_the_e0s():
     pot.e0.value = jax.numpy.asarray([-3.7, -5.2])
     res = fit_linear(pot, Dataset.from_atoms(si, 4.0, ["Ge", "Si"]), alphas=(1e-6,))
     np.testing.assert_allclose(res.e0, [-3.7, -5.0], atol=1e-6)
+    # one composition throughout (4 Ge, 12 Si): proportional columns still solve, and
+    # the E0s then give that composition's energy
+    for a in si:
+        a.symbols[:4] = "Ge"
+        a.info["energy"] = -4.0 * 4 - 5.0 * 12
+    pot.e0.value = jax.numpy.asarray([-3.7, -5.2])
+    res = fit_linear(pot, Dataset.from_atoms(si, 4.0, ["Ge", "Si"]), alphas=(1e-6,))
+    assert 4 * res.e0[0] + 12 * res.e0[1] == pytest.approx(-76.0, abs=1e-5)
+    # E0s the user gave are kept
+    pot.e0.value = jax.numpy.asarray([-3.7, -5.2])
+    res = fit_linear(pot, Dataset.from_atoms(si, 4.0, ["Ge", "Si"]), alphas=(1e-6,),
+                     fit_e0=False)  # fmt: skip
+    np.testing.assert_allclose(res.e0, [-3.7, -5.2], atol=1e-12)
 
 
 def test_linear_rows_by_dense_pairs_equal_rows_by_edges(monkeypatch):

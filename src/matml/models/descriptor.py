@@ -56,7 +56,8 @@ class DescriptorModel(nnx.Module):
         weights: element -> weight of a single density; ``None`` gives each species a
             density channel of its own.
         two_body: K, the size of a two-body block beside the invariants (0: none):
-            for each channel, ``sum_j sin(k pi r_ij / r_c) / r_ij f_c(r_ij)``, k = 1..K.
+            for each channel, ``sum_j sin(k pi r_ij / r_c) / r_ij f_c(r_ij)``, k = 1..K
+            (unweighted: with ``weights`` given, one channel sums every neighbour).
             The moments of order N resolve distances with only N // 2 + 1 radial
             functions at l = 0; this block resolves the pair distribution finely.
     """
@@ -76,7 +77,12 @@ class DescriptorModel(nnx.Module):
         two_body: int = 0,
         dtype=None,
     ):
-        if int(two_body) != two_body or two_body < 0:
+        if (
+            isinstance(two_body, bool)
+            or not isinstance(two_body, int | float)
+            or int(two_body) != two_body
+            or two_body < 0
+        ):
             raise ConfigError(
                 f"must be a non-negative integer, got {two_body!r}",
                 field="model.two_body",

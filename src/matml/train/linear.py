@@ -326,6 +326,7 @@ def fit_linear(
     forces_weight: float = 1.0,
     stress_weight: float = 0.0,
     alphas=ALPHAS,
+    fit_e0: bool = True,
     progress: bool = False,
 ) -> LinearFit:
     """Fit the linear weights and the E0s of a potential in place (its scale, shift,
@@ -333,6 +334,7 @@ def fit_linear(
     as the descriptor network's MLP does before training). Loss weights are those of the trainer
     (``energy`` on (eV/atom)^2, ``forces`` on (eV/Å)^2, ``stress`` on (eV/Å^3)^2),
     each structure's rows times its weight (``Structure.weight``), as in the trainer.
+    ``fit_e0=False`` keeps the E0s as they are (E0s the user gave).
     Without a validation split the smallest ridge parameter that solves is kept."""
     import time
 
@@ -364,16 +366,21 @@ def fit_linear(
     model = potential.model
     n_w = model.n_species * model.n_features  # the weights; then one constant a species
     # ridge relative to the mean diagonal of the weights' block, so alphas do not
-    # depend on units; the per-species constants are not shrunk, except those of a
-    # species with no atoms in the data (kept at their E0s, not left singular)
+    # depend on units. The per-species constants get 1e-10 of their own largest
+    # diagonal: enough to solve when every structure has one composition (the columns
+    # are then proportional: the smallest correction of the first E0s is taken) or a
+    # species has no atoms (it keeps its E0). E0s given by the user stay as they are.
     diag = float(np.mean(np.diag(fit.gram)[:n_w])) or 1.0
-    ridge = np.where(np.diag(fit.gram) > 0, 0.0, diag)
-    ridge[:n_w] = diag
+    n_c = model.n_species if fit_e0 else 0
+    gram, rhs = fit.gram[: n_w + n_c, : n_w + n_c], fit.rhs[: n_w + n_c]
+    const = 1e-10 * (float(np.max(np.diag(fit.gram)[n_w:], initial=0.0)) or 1.0)
     result = LinearFit(alpha=alphas[0], n_rows=fit.rows)
     best = None
     for alpha in alphas:
+        ridge = np.r_[np.full(n_w, alpha * diag), np.full(n_c, const)]
         try:
-            coef = np.linalg.solve(fit.gram + alpha * np.diag(ridge), fit.rhs)
+            coef = np.linalg.solve(gram + np.diag(ridge), rhs)
+            coef = np.r_[coef, np.zeros(model.n_species - n_c)]  # fixed E0s: 0
         except np.linalg.LinAlgError:
             continue
         loss = score.loss(coef)
@@ -391,6 +398,6 @@ def fit_linear(
     with precision(potential.dtype):
         model.weights.value = jnp.asarray(w, potential.dtype)
         potential.e0.value = jnp.asarray(e0, potential.dtype)
-    result.e0 = e0.tolist()
+    result.e0 = np.asarray(potential.e0.value, np.float64).tolist()  # as stored
     result.seconds = time.perf_counter() - t0
     return result

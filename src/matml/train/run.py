@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +57,9 @@ def _info_labels(key, field, atoms, store, name):
         )
     missing = [i for i, a in enumerate(atoms) if key not in a.info]
     if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise InputError(
-            f"structure {missing[0]} (and {len(missing) - 1} more) has no info key "
-            f"{key!r}",
+            f"structure {missing[0]}{more} has no info key {key!r}",
             file=name,
             field=field,
         )
@@ -180,6 +181,7 @@ def fit_linear_part(cfg, potential, train, valid, progress):
     t = cfg.train
     return fit_linear(potential, train, valid, energy_weight=t.energy_weight,
                       forces_weight=t.forces_weight, stress_weight=t.stress_weight,
+                      fit_e0=not isinstance(cfg.model.e0, Mapping),
                       progress=progress)  # fmt: skip
 
 
@@ -339,7 +341,10 @@ def _train(cfg: RunConfig, out_dir: Path, resume, progress, train_atoms, test_at
                               progress) if main else {}  # fmt: skip
         history = None
     else:
-        if getattr(potential.model, "linear", False) is True and not resume:
+        if getattr(potential.model, "linear", False) is True:
+            # on --resume too: the checkpoint holds the trained weights (they replace
+            # the fitted ones), not the E0s and feature statistics, which are made
+            # again from the same data, as here
             fit = fit_linear_part(cfg, potential, train, valid, progress)
             header["linear_ridge_alpha"] = fit.alpha
             header["e0"] = dict(zip(header["e0"], fit.e0, strict=True))
