@@ -111,3 +111,20 @@ def test_bench_mlearn_missing_file_is_one_line(folder, tmp_path):
         app, ["bench", "mlearn", "--data-dir", str(bad), "--elements", "Al"]
     )
     assert res.exit_code != 0 and "test.json" in str(res.exception)
+
+
+def test_groups_left_out_where_files_have_none():
+    """The default's split by group applies where the files have groups, and is left
+    out with a note where they have none."""
+    from ase import Atoms
+
+    from matml.bench.mlearn import _for_element, default_config
+
+    raw = default_config("descriptor")
+    assert raw["data"]["split_by"] == "group"
+    grouped = [Atoms("Al", info={"group": "Surface"}), Atoms("Al")]
+    notes = []
+    assert _for_element(raw, "Al", grouped, notes.append) == raw and not notes
+    cfg = _for_element(raw, "Al", [Atoms("Al")], notes.append)
+    assert "split_by" not in cfg["data"] and raw["data"]["split_by"] == "group"
+    assert notes == ["Al: no structure has 'group'; data.split_by is not applied"]

@@ -187,13 +187,7 @@ def run_mlearn(
     for el in elements:
         train_atoms, test_atoms = data[el]
         echo(f"{el}: {len(train_atoms)} training and {len(test_atoms)} test structures")
-        run_cfg = copy.deepcopy(raw)
-        data_cfg = run_cfg.get("data") or {}
-        for key in ("split_by", "balance_by"):  # mlearn's groups, where a file has them
-            name = data_cfg.get(key)
-            if name and not any(name in a.info for a in train_atoms):
-                echo(f"{el}: no structure has {name!r}; data.{key} is not applied")
-                data_cfg.pop(key)
+        run_cfg = _for_element(raw, el, train_atoms, echo)
         t0 = time.perf_counter()
         res = train_from_config(
             run_cfg,
@@ -235,6 +229,20 @@ def run_mlearn(
     write_json(out / "results.json", results)
     (out / "report.md").write_text(report(results))
     return results
+
+
+def _for_element(raw: dict, el: str, train_atoms: list, echo=print) -> dict:
+    """The run's config for one element: ``data.split_by`` and ``data.balance_by``
+    (mlearn's groups) left out, with a note, where no training structure has the
+    key (any folder of mlearn's layout works, with or without groups)."""
+    cfg = copy.deepcopy(raw)
+    data_cfg = cfg.get("data") or {}
+    for key in ("split_by", "balance_by"):
+        name = data_cfg.get(key)
+        if name and not any(name in a.info for a in train_atoms):
+            echo(f"{el}: no structure has {name!r}; data.{key} is not applied")
+            data_cfg.pop(key)
+    return cfg
 
 
 def _errors_by_group(model_path: Path, atoms: list) -> dict:
