@@ -77,10 +77,9 @@ def test_feature_statistics_standardise(network):
     from matml.data.graph import edge_vectors
 
     g = next(iter(GraphLoader(ds, 3))).to_jax(network.dtype)
-    with precision(network.dtype):
-        x = np.asarray(network.model.features(g, edge_vectors(g)))[
-            np.asarray(g.node_mask)
-        ]
+    with precision(network.dtype):  # jitted: op by op the descriptor takes seconds
+        feats = jax.jit(lambda g: network.model.features(g, edge_vectors(g)))
+        x = np.asarray(feats(g))[np.asarray(g.node_mask)]
     varying = np.asarray(network.model.feature_scale[...]) != 1.0
     assert varying.sum() > 10
     np.testing.assert_allclose(x[:, varying].mean(axis=0), 0.0, atol=1e-3)
@@ -256,7 +255,7 @@ def test_network_asinh_inputs_and_fixed_linear_term(tmp_path):
     ds = Dataset.from_atoms([silicon(k) for k in range(3)], 4.0, ["Si"])
     g = next(iter(GraphLoader(ds, 3))).to_jax(pot.dtype)
     with precision(pot.dtype):
-        x = m.features(g, edge_vectors(g))
+        x = jax.jit(lambda g: m.features(g, edge_vectors(g)))(g)  # op by op: slow
         assert float(jax.numpy.abs(x).max()) > 1.5  # asinh differs from x there
         got = np.asarray(m.from_features(g, x))
         want = np.asarray(
