@@ -143,11 +143,14 @@ class DescriptorModel(nnx.Module):
         )
         if not self.two_body:
             return x
-        c = self.descriptor.n_channels
+        return jnp.concatenate([x, self.two_body_features(graph, vectors)], axis=1)
+
+    def two_body_features(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
+        """The two-body block of every atom [N, channels * K], raw (unstandardised)."""
+        n, c = graph.positions.shape[0], self.descriptor.n_channels
         seg = graph.receivers * c + self.edge_channels(graph)
         g = self.two_body_basis(vectors, graph.edge_mask)
-        p = jax.ops.segment_sum(g, seg, n * c).reshape(n, c * self.two_body)
-        return jnp.concatenate([x, p], axis=1)
+        return jax.ops.segment_sum(g, seg, n * c).reshape(n, c * self.two_body)
 
     def features(self, graph: AtomsGraph, vectors: jax.Array) -> jax.Array:
         """Standardised invariants [N, n_features]."""

@@ -102,7 +102,7 @@ def _rows_fn(graphdef):
 
         m_e = edge_moments(jnp.zeros(3, v.dtype))
         jac_e = jax.jacfwd(edge_moments)(jnp.zeros(3, v.dtype))  # [E, C, M, 3]
-        ch = nbr if C > 1 else jnp.zeros_like(nbr)
+        ch = model.edge_channels(graph)
         jac_e = jac_e[jnp.arange(E), ch]  # [E, M, 3]: the edge's own channel
         c = jax.ops.segment_sum(m_e, graph.receivers, N).reshape(N * C, -1)  # [N*C, M]
 
@@ -203,8 +203,7 @@ def _two_body_chain(model, graph, v, ch, scale, S, C):
     N, E = graph.num_nodes, graph.num_edges
     K = model.two_body
     mask = graph.edge_mask
-    g = model.two_body_basis(v, mask)  # [E, K]
-    p = jax.ops.segment_sum(g, graph.receivers * C + ch, N * C).reshape(N, C * K)
+    p = model.two_body_features(graph, v)  # [N, C*K]
     # each edge's functions depend on its own vector only: one shared shift gives
     # every edge's Jacobian [E, K, 3]
     jac = jax.jacfwd(lambda s: model.two_body_basis(v + s, mask))(jnp.zeros(3, v.dtype))
@@ -270,24 +269,21 @@ def _system(potential, dataset: Dataset, weights, buckets=None, progress=None):
             e_rows, f_rows, s_rows = jax.device_get(fn(state, graph.cast(np.float64)))
         gm = np.asarray(graph.property_mask["energy"], bool)  # structures with one
         n = graph.n_node[gm].astype(np.float64)
-        species_e0 = np.bincount(
-            graph.node_graph[graph.node_mask],
-            weights=e0[graph.species[graph.node_mask]],
-            minlength=len(gm),
-        )[gm]
+        # atoms of each species in each structure [G, S]
+        n_const = e0.shape[0]
+        counts = np.zeros((len(gm), n_const))
+        real = np.asarray(graph.node_mask, bool)
+        np.add.at(counts, (graph.node_graph[real], graph.species[real]), 1.0)
+        species_e0 = (counts @ e0)[gm]
         # energy per atom, in units of scale; the last S columns are per-species
         # constants (atoms of each species per atom), which E0s and the shift alone
         # do not fit: the standardised features average to zero over the training
         # atoms, so without them a constant offset per atom could not be corrected
-        counts = np.zeros((len(gm), e0.shape[0]))
-        real = np.asarray(graph.node_mask, bool)
-        np.add.at(counts, (graph.node_graph[real], graph.species[real]), 1.0)
         a_e = np.concatenate([e_rows, counts], axis=1)[gm] / n[:, None]
         b_e = (graph.energy[gm] - species_e0 - n * shift) / n / scale
         sw = np.asarray(graph.weight, np.float64)  # each structure's loss weight
         rows_a, rows_b, rows_w = [a_e], [b_e], [we * sw[gm]]
         fm = np.asarray(graph.property_mask["forces"], bool)
-        n_const = e0.shape[0]
         if wf > 0 and fm.any():
             rows_a.append(
                 _pad_columns(f_rows[fm].reshape(-1, f_rows.shape[-1]), n_const)
