@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from matml.data.graph import AtomsGraph
+from matml.data.graph import AtomsGraph, safe_norm
 from matml.nn import MLP, Constant
 from matml.nn.equivariant import (
     Convolution,
@@ -73,6 +73,11 @@ class EquivariantNetwork(nnx.Module):
         species_features: ``"magpie"`` adds a learned linear map of the elements'
             22 standardised Magpie properties (:mod:`matml.io.elements`) to the species
             embedding: for data sets with many elements, some of them rare.
+        embedding_channels: width of the species embedding that the first
+            convolution reads (default ``channels``). ``"species"`` (one per species)
+            is nequix's design, whose first layer convolves the one-hot species: the
+            first convolution then moves that many channels per edge, not ``channels``,
+            and the layer after it widens them.
         rngs: initial weights (``nnx.Rngs``; default seed 0).
     """
 
@@ -95,6 +100,7 @@ class EquivariantNetwork(nnx.Module):
         avg_num_neighbors: float = 1.0,
         last_irreps: str | None = None,
         species_features: str | None = None,
+        embedding_channels: int | str | None = None,
         dtype=None,
         rngs: nnx.Rngs | None = None,
     ):
@@ -134,11 +140,19 @@ class EquivariantNetwork(nnx.Module):
             from matml.io.elements import element_features
 
             features = element_features(species, species_features)
-        self.embedding = SpeciesEmbedding(self.n_species, c, features=features, **opts)
+        if embedding_channels == "species":
+            embedding_channels = self.n_species
+        e = c if embedding_channels is None else int(embedding_channels)
+        if e < 1:
+            raise ValueError(
+                f"embedding_channels {embedding_channels!r}: give a width >= 1, "
+                "'species' (as many as species) or leave it out (= channels)"
+            )
+        self.embedding = SpeciesEmbedding(self.n_species, e, features=features, **opts)
         self.radial = RadialEmbedding(cutoff, n_basis, envelope_p)
         self.avg_num_neighbors = Constant(jnp.asarray(avg_num_neighbors, dtype))
 
-        irreps = e3nn.Irreps(f"{c}x0e")
+        irreps = e3nn.Irreps(f"{e}x0e")
         ups, convs, mixes, products, updates, skips, readouts = ([] for _ in range(7))
         skip_into = []  # per layer: which output blocks the residual adds to
         for t in range(num_interactions):
@@ -220,14 +234,17 @@ class EquivariantNetwork(nnx.Module):
         mask = graph.edge_mask
         species = graph.species
         ys = edge_harmonics(vectors, mask, self.max_ell)
-        radial = self.radial(vectors, mask)
+        lengths = safe_norm(vectors, mask)
+        radial = self.radial.of_lengths(lengths, mask)  # (unused once tabulated)
         avg = self.avg_num_neighbors[...]
         h = (self.embedding(species),)
         energy = jnp.zeros(species.shape[0], vectors.dtype)
         r = 0
         for t, conv in enumerate(self.convolutions):
             x = self.ups[t](h)
-            m = conv(x, ys, radial, graph.senders, graph.receivers, avg)
+            m = conv(
+                x, ys, radial, graph.senders, graph.receivers, avg, (lengths, mask)
+            )
             m = self.mixes[t](m)
             if self.correlation:
                 new = self.updates[t](self.products[t](m, species))
@@ -246,6 +263,15 @@ class EquivariantNetwork(nnx.Module):
                 else:
                     energy = energy + readout((h[0],))[0][:, 0, 0]
         return energy, (h, ys, radial, avg)
+
+    def tabulated(self, intervals: int = 1024) -> EquivariantNetwork:
+        """A copy for inference whose radial MLPs are cubic-spline tables
+        (:class:`~matml.nn.equivariant.RadialTable`): the same function to within
+        float32 rounding, at a fraction of the cost per edge. Not for training."""
+        copy = nnx.clone(self)
+        for conv in copy.convolutions:
+            conv.tabulate(copy.radial, intervals)
+        return copy
 
     def fit_statistics(self, graphs: Iterable[AtomsGraph]) -> None:
         """Set the average neighbour count (edges per real atom) from training batches."""

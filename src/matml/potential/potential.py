@@ -158,6 +158,16 @@ class Potential(nnx.Module):
             **({} if self.energy_trained else {"energy_trained": False}),
         }
 
+    def tabulated(self, intervals: int = 1024) -> Potential | None:
+        """A copy for inference whose backbone's radial networks are cubic-spline
+        tables (:meth:`EquivariantNetwork.tabulated`), or None where the model has
+        none. The copy is for evaluation only: it neither trains nor saves."""
+        if not hasattr(self.model, "tabulated"):
+            return None
+        copy = nnx.clone(self)
+        copy.model = self.model.tabulated(intervals)
+        return copy
+
     def node_energies(self, graph: AtomsGraph, vectors: jax.Array | None = None):
         """Per-atom energies [N], eV; zero on padding nodes."""
         if vectors is None:

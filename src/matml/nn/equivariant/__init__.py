@@ -30,7 +30,7 @@ from matml.nn.equivariant.gate import Gate
 from matml.nn.equivariant.harmonics import edge_harmonics
 from matml.nn.equivariant.linear import IrrepsLinear
 from matml.nn.equivariant.product import SymmetricContraction
-from matml.nn.equivariant.radial import RadialEmbedding
+from matml.nn.equivariant.radial import RadialEmbedding, RadialTable
 
 __all__ = [
     "Blocks",
@@ -38,6 +38,7 @@ __all__ = [
     "Gate",
     "IrrepsLinear",
     "RadialEmbedding",
+    "RadialTable",
     "SpeciesEmbedding",
     "SymmetricContraction",
     "blocks_from_irreps_array",

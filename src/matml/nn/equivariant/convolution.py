@@ -89,6 +89,36 @@ class Convolution(nnx.Module):
             rngs=rngs,
             dtype=dtype,
         )
+        # inference only (tabulate): a RadialTable of the radial MLP, or of its last
+        # hidden layer (table_hidden)
+        self.table_hidden = False
+        self.table = nnx.data(None)
+
+    def tabulate(self, embedding, intervals: int = 1024) -> None:
+        """Replace the radial MLP by a :class:`RadialTable` of it (on top of
+        ``embedding``, the model's :class:`RadialEmbedding`); for inference only: the
+        table does not follow later changes of the MLP's weights.
+
+        Where the MLP has more outputs than its last hidden width (many paths), the
+        table holds that hidden layer instead, and the last layer stays a matrix
+        product: a table row is then no wider than the hidden layer.
+        """
+        from matml.nn.equivariant.radial import RadialTable
+
+        mlp = self.radial
+        kernel = mlp.layers[-1].kernel[...]
+        self.table_hidden = kernel.shape[1] > kernel.shape[0]
+
+        def fn(r):
+            h = embedding.of_lengths(r, jnp.ones(r.shape, bool))
+            if not self.table_hidden:
+                return mlp(h)
+            for layer in mlp.layers[:-1]:
+                h = mlp.act(layer(h))
+            return h
+
+        table = RadialTable(fn, embedding.cutoff, intervals, dtype=kernel.dtype)
+        self.table = nnx.data(table)
 
     def __call__(
         self,
@@ -98,6 +128,7 @@ class Convolution(nnx.Module):
         senders: jax.Array,
         receivers: jax.Array,
         avg_num_neighbors: jax.Array | float = 1.0,
+        lengths: tuple[jax.Array, jax.Array] | None = None,
     ):
         """Messages summed on the receivers: blocks of :attr:`irreps_out`.
 
@@ -106,7 +137,22 @@ class Convolution(nnx.Module):
             harmonics: ``Y_l`` of the edges, l = 0..max_ell (``[E, 2l + 1]`` each).
             radial: radial embedding ``[E, n_basis]`` (zero on padded edges).
             senders, receivers: ``[E]`` edge ends (receivers sorted).
+            lengths: edge lengths and mask ``([E], [E])``, which a tabulated
+                convolution (:meth:`tabulate`) reads instead of ``radial``.
         """
+        if self.table is not None:
+            if lengths is None:
+                raise ValueError("a tabulated Convolution needs the edge lengths")
+            weights = self.table(*lengths)
+            if self.table_hidden:
+                h, kernel = weights, self.radial.layers[-1].kernel[...]
+
+                def weights(w0, u):
+                    return h @ kernel[:, w0 : w0 + u]
+
+            return self.messages(
+                blocks, harmonics, weights, senders, receivers, avg_num_neighbors
+            )
         # the radial MLP up to its last layer; the last layer per path (a slice of its
         # kernel each), so that the backward pass sums one small matmul per path
         # rather than padding every path's cotangent to the full weight width
