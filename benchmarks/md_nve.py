@@ -104,6 +104,7 @@ def main(argv=None) -> dict:
         "wall_seconds": round(wall, 1),
         "us_per_atom_step": round(wall / steps / n * 1e6, 2),
         "calculator_shapes_compiled": len(calc.shapes_seen),
+        "radial_table": calc.radial_table,
         "model_header": model_provenance(Path(a.model)),
         "command": shlex.join(
             [

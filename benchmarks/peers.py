@@ -362,11 +362,30 @@ EQUIVARIANT_TARGETS = {
 }
 
 
+def _with_defaults(config: dict) -> dict:
+    """A model config with the model's defaults for the keys it leaves out."""
+    import inspect
+
+    from matml.models import MODELS
+
+    defaults = {}
+    for cls in reversed(MODELS[config["name"]].__mro__):
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            for q in inspect.signature(init).parameters.values():
+                if q.default is not q.empty:
+                    defaults[q.name] = q.default
+    out = {**defaults, **config}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
 def _same_model(timed: dict, trained: dict) -> bool:
-    """Whether a benchmark's model config is the timed one (keys of either, defaults
-    aside: a key missing on one side is not compared)."""
-    keys = set(timed) & set(trained)
-    return bool(keys) and all(timed[k] == trained[k] for k in keys)
+    """Whether a benchmark's model config is the timed one (a key that one side
+    leaves out counts as the model's default)."""
+    if timed.get("name") != trained.get("name"):
+        return False
+    a, b = _with_defaults(timed), _with_defaults(trained)
+    return all(a.get(k) == b.get(k) for k in set(a) | set(b))
 
 
 def equivariant(speed: dict, accuracy_dir: Path, commands: dict) -> dict:

@@ -49,6 +49,17 @@ def _check_overlaps(s: Structure, where: str) -> None:
     )
 
 
+class _Where:
+    """Names the atoms in an error message; formatted only if an error is raised
+    (the chemical formula costs tens of µs, every MD step)."""
+
+    def __init__(self, atoms):
+        self.atoms = atoms
+
+    def __str__(self) -> str:
+        return f"atoms {self.atoms.get_chemical_formula()}"
+
+
 class MatmlCalculator(Calculator):
     """ASE calculator of a matml :class:`~matml.potential.Potential`.
 
@@ -129,7 +140,7 @@ class MatmlCalculator(Calculator):
             raise PropertyNotImplementedError(
                 "stress needs a periodic structure with a full-rank cell"
             )
-        where = f"atoms {atoms.get_chemical_formula()}"
+        where = _Where(atoms)
         s = Structure.from_atoms(atoms, pot.cutoff, pot.species, file=where)
         _check_overlaps(s, where)
         n_node, n_edge = self.padded_sizes(s.n_node, s.n_edge)
