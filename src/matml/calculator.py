@@ -70,7 +70,7 @@ class MatmlCalculator(Calculator):
             (``nequip``, ``mace``) from cubic-spline tables of 1,024 pieces
             (:class:`~matml.nn.equivariant.RadialTable`) rather than layer by layer:
             the same energies to within float32 rounding (about 1e-10 eV/atom and
-            2e-7 eV/Å in float64 for a 5 Å cutoff), a compiled step in 0.58-0.95x
+            2e-7 eV/Å in float64 for a 5 Å cutoff), a compiled step in 0.58-0.95x the time
             (``benchmarks/speed.py``). Default: on in float32, off in float64, where
             the exact network is kept for checks at float64's precision. Models
             without radial networks ignore it.
