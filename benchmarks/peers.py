@@ -376,6 +376,13 @@ def _with_defaults(config: dict) -> dict:
                 if q.default is not q.empty:
                     defaults[q.name] = q.default
     out = {**defaults, **config}
+    # defaults resolved in the constructor: correlation by model name, the first
+    # layer's width as `channels`
+    cls = MODELS[config["name"]]
+    if out.get("correlation", 0) is None:
+        out["correlation"] = getattr(cls, "default_correlation", None)
+    if "embedding_channels" in out and out["embedding_channels"] is None:
+        out["embedding_channels"] = out.get("channels")
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 

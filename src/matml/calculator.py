@@ -70,10 +70,10 @@ class MatmlCalculator(Calculator):
             (``nequip``, ``mace``) from cubic-spline tables of 1,024 pieces
             (:class:`~matml.nn.equivariant.RadialTable`) rather than layer by layer:
             the same energies to within float32 rounding (about 1e-10 eV/atom and
-            2e-7 eV/Å in float64 for a 5 Å cutoff), a compiled step in 0.58-0.95x the time
-            (``benchmarks/speed.py``). Default: on in float32, off in float64, where
-            the exact network is kept for checks at float64's precision. Models
-            without radial networks ignore it.
+            2e-7 eV/Å in float64 for nequip-small at 5 Å), a compiled step in
+            0.57-0.95x the time (``benchmarks/speed.py``). Default: on in float32,
+            off in float64, where the exact network is kept for checks at float64's
+            precision. Models without radial networks ignore it.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energies"]
@@ -97,7 +97,7 @@ class MatmlCalculator(Calculator):
         tabulated = tabulate() if tabulate else None
         self.radial_table = tabulated is not None
         # what runs: the model, or its tabulated copy (calc.potential stays the model)
-        self.evaluated = tabulated or model
+        self.evaluated = model if tabulated is None else tabulated
         self._graphdef, self._state = nnx.split(self.evaluated)
         # a model of declared properties alone has no meaningful energy: no gradient
         # pass, and only its properties are offered

@@ -80,6 +80,19 @@ def test_tabulated_equals_the_network(nequip64):
         np.testing.assert_allclose(s2, s1, atol=1e-9)
 
 
+def test_a_tabulated_copy_neither_saves_nor_trains(nequip64, tmp_path):
+    from matml.potential import save
+    from matml.train import TrainConfig, Trainer
+
+    tab = nequip64.tabulated()
+    assert tab.inference_only and not nequip64.inference_only
+    with pytest.raises(ValueError, match="tabulated potential .* cannot be saved"):
+        save(tab, tmp_path / "t.matml")
+    assert not (tmp_path / "t.matml").exists()
+    with pytest.raises(ValueError, match="cannot be trained"):
+        Trainer(tab, TrainConfig(), progress=False)
+
+
 def test_tabulated_forces_and_cutoff(nequip64):
     """The spline is C1: forces are the finite differences of its energy, and the
     energy stays smooth as a neighbour crosses the cutoff."""
@@ -97,6 +110,7 @@ def test_calculator_tables_in_float32_only(nequip64):
     atoms.rattle(0.05, seed=1)
     calc = MatmlCalculator(pot32)
     assert calc.radial_table and calc.potential is pot32
+    assert calc.evaluated.inference_only and not pot32.inference_only
     exact = MatmlCalculator(pot32, radial_table=False)
     assert not exact.radial_table
     assert not MatmlCalculator(nequip64).radial_table
@@ -123,5 +137,6 @@ def test_first_convolution_on_the_species():
     assert str(two.model.convolutions[0].irreps_in) == "3x0e"
     e, f, _, _ = compute(two, silicon(1))
     assert np.isfinite(e) and np.all(np.isfinite(f))
-    with pytest.raises(ValueError, match="embedding_channels 0"):
-        Potential("nequip", ["Si"], 5.0, {**SMALL, "embedding_channels": 0})
+    for bad in (0, True, 2.5, "abc"):
+        with pytest.raises(ValueError, match=f"embedding_channels {bad!r}"):
+            Potential("nequip", ["Si"], 5.0, {**SMALL, "embedding_channels": bad})

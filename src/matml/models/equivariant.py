@@ -75,9 +75,10 @@ class EquivariantNetwork(nnx.Module):
             embedding: for data sets with many elements, some of them rare.
         embedding_channels: width of the species embedding that the first
             convolution reads (default ``channels``). ``"species"`` (one per species)
-            is nequix's design, whose first layer convolves the one-hot species: the
-            first convolution then moves that many channels per edge, not ``channels``,
-            and the layer after it widens them.
+            is nequix's design, whose first layer convolves the one-hot species (a
+            learned embedding of that width is the same up to a linear map): the
+            first convolution then moves that many channels per edge, not
+            ``channels``, and the layer after it widens them.
         rngs: initial weights (``nnx.Rngs``; default seed 0).
     """
 
@@ -142,8 +143,8 @@ class EquivariantNetwork(nnx.Module):
             features = element_features(species, species_features)
         if embedding_channels == "species":
             embedding_channels = self.n_species
-        e = c if embedding_channels is None else int(embedding_channels)
-        if e < 1:
+        e = c if embedding_channels is None else embedding_channels
+        if isinstance(e, bool) or not isinstance(e, int) or e < 1:
             raise ValueError(
                 f"embedding_channels {embedding_channels!r}: give a width >= 1, "
                 "'species' (as many as species) or leave it out (= channels)"
@@ -267,11 +268,20 @@ class EquivariantNetwork(nnx.Module):
     def tabulated(self, intervals: int = 1024) -> EquivariantNetwork:
         """A copy for inference whose radial MLPs are cubic-spline tables
         (:class:`~matml.nn.equivariant.RadialTable`): the same function to within
-        float32 rounding, at a fraction of the cost per edge. Not for training."""
+        float32 rounding, at a fraction of the cost per edge. Not for training or
+        saving."""
         copy = nnx.clone(self)
-        for conv in copy.convolutions:
-            conv.tabulate(copy.radial, intervals)
+        copy.tabulate(intervals)
         return copy
+
+    def tabulate(self, intervals: int = 1024) -> None:
+        """:meth:`tabulated`, in place (on a copy of the trained model)."""
+        for conv in self.convolutions:
+            conv.tabulate(self.radial, intervals)
+
+    @property
+    def is_tabulated(self) -> bool:
+        return any(conv.table is not None for conv in self.convolutions)
 
     def fit_statistics(self, graphs: Iterable[AtomsGraph]) -> None:
         """Set the average neighbour count (edges per real atom) from training batches."""

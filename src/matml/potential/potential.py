@@ -161,12 +161,19 @@ class Potential(nnx.Module):
     def tabulated(self, intervals: int = 1024) -> Potential | None:
         """A copy for inference whose backbone's radial networks are cubic-spline
         tables (:meth:`EquivariantNetwork.tabulated`), or None where the model has
-        none. The copy is for evaluation only: it neither trains nor saves."""
+        none. The copy is for evaluation only: :func:`save` and the trainer refuse
+        it (:attr:`inference_only`)."""
         if not hasattr(self.model, "tabulated"):
             return None
         copy = nnx.clone(self)
-        copy.model = self.model.tabulated(intervals)
+        copy.model.tabulate(intervals)
         return copy
+
+    @property
+    def inference_only(self) -> bool:
+        """Whether this is a tabulated copy (:meth:`tabulated`), not a trainable,
+        savable model."""
+        return bool(getattr(self.model, "is_tabulated", False))
 
     def node_energies(self, graph: AtomsGraph, vectors: jax.Array | None = None):
         """Per-atom energies [N], eV; zero on padding nodes."""

@@ -31,6 +31,11 @@ FORMAT_VERSION = 1  # of the header and weights layout; load refuses newer files
 def save(potential: Potential, path, extra: dict | None = None) -> Path:
     """Write ``potential`` to ``path`` (atomically). ``extra`` goes into the header."""
     path = Path(path)
+    if getattr(potential, "inference_only", False):
+        raise ValueError(
+            f"{path}: a tabulated potential (Potential.tabulated, an inference copy) "
+            "cannot be saved; save the model it was made from"
+        )
     state = nnx.state(potential).to_pure_dict()
     state = _to_numpy(state)
     dtype = str(np.asarray(potential.scale[...]).dtype)

@@ -229,6 +229,11 @@ class Trainer:
         dtype=None,
         header: dict | None = None,
     ):
+        if getattr(potential, "inference_only", False):
+            raise ValueError(
+                "a tabulated potential (Potential.tabulated, an inference copy) cannot "
+                "be trained; train the model it was made from"
+            )
         self.potential = potential
         self.config = config
         self.out_dir = None if out_dir is None else Path(out_dir)

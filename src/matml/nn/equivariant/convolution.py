@@ -95,9 +95,10 @@ class Convolution(nnx.Module):
         self.table = nnx.data(None)
 
     def tabulate(self, embedding, intervals: int = 1024) -> None:
-        """Replace the radial MLP by a :class:`RadialTable` of it (on top of
-        ``embedding``, the model's :class:`RadialEmbedding`); for inference only: the
-        table does not follow later changes of the MLP's weights.
+        """Evaluate the radial MLP from a :class:`RadialTable` of it (on top of
+        ``embedding``, the model's :class:`RadialEmbedding`) from now on; for
+        inference only: the table does not follow later changes of the MLP's weights
+        (which stay in the state).
 
         Where the MLP has more outputs than its last hidden width (many paths), the
         table holds that hidden layer instead, and the last layer stays a matrix
