@@ -76,7 +76,9 @@ class RadialTable(nnx.Module):
             # the first point just above 0, where 1/r bases are finite but 0/0
             r = jnp.linspace(0.0, self.cutoff, self.intervals + 1, dtype=jnp.float64)
             r = r.at[0].set(1e-6 * h)
-            values, slopes = jax.jvp(fn, (r,), (jnp.ones_like(r),))
+            values, slopes = jax.jit(lambda x: jax.jvp(fn, (x,), (jnp.ones_like(x),)))(
+                r
+            )
             p, m = np.asarray(values), np.asarray(slopes) * h
         # per piece, R = a + t (b + t (c + t d)) with t in [0, 1]
         a, b = p[:-1], m[:-1]
