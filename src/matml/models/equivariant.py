@@ -265,17 +265,11 @@ class EquivariantNetwork(nnx.Module):
                     energy = energy + readout((h[0],))[0][:, 0, 0]
         return energy, (h, ys, radial, avg)
 
-    def tabulated(self, intervals: int = 1024) -> EquivariantNetwork:
-        """A copy for inference whose radial MLPs are cubic-spline tables
-        (:class:`~matml.nn.equivariant.RadialTable`): the same function to within
-        float32 rounding, at a fraction of the cost per edge. Not for training or
-        saving."""
-        copy = nnx.clone(self)
-        copy.tabulate(intervals)
-        return copy
-
     def tabulate(self, intervals: int = 1024) -> None:
-        """:meth:`tabulated`, in place (on a copy of the trained model)."""
+        """Evaluate the radial MLPs from cubic-spline tables
+        (:class:`~matml.nn.equivariant.RadialTable`) from now on: the same function to
+        within float32 rounding, at a fraction of the cost per edge. In place, for
+        inference only: call it on a copy (:meth:`Potential.tabulated`)."""
         for conv in self.convolutions:
             conv.tabulate(self.radial, intervals)
 

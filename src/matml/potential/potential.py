@@ -160,10 +160,10 @@ class Potential(nnx.Module):
 
     def tabulated(self, intervals: int = 1024) -> Potential | None:
         """A copy for inference whose backbone's radial networks are cubic-spline
-        tables (:meth:`EquivariantNetwork.tabulated`), or None where the model has
+        tables (:meth:`EquivariantNetwork.tabulate`), or None where the model has
         none. The copy is for evaluation only: :func:`save` and the trainer refuse
         it (:attr:`inference_only`)."""
-        if not hasattr(self.model, "tabulated"):
+        if not hasattr(self.model, "tabulate"):
             return None
         copy = nnx.clone(self)
         copy.model.tabulate(intervals)

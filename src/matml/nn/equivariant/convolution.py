@@ -141,33 +141,33 @@ class Convolution(nnx.Module):
             lengths: edge lengths and mask ``([E], [E])``, which a tabulated
                 convolution (:meth:`tabulate`) reads instead of ``radial``.
         """
+        weights = self._radial_weights(radial, lengths)
+        return self.messages(
+            blocks, harmonics, weights, senders, receivers, avg_num_neighbors
+        )
+
+    def _radial_weights(self, radial, lengths):
+        """The per-path radial weights: ``[E, n_weights]`` from a whole table, or a
+        function ``(first, count) -> [E, count]`` that applies the MLP's last layer
+        per path (a slice of its kernel each, so that the backward pass sums one
+        small matmul per path rather than padding every path's cotangent to the full
+        weight width) to its last hidden layer, from the MLP or from a table."""
         if self.table is not None:
             if lengths is None:
                 raise ValueError("a tabulated Convolution needs the edge lengths")
-            weights = self.table(*lengths)
-            if self.table_hidden:
-                h, kernel = weights, self.radial.layers[-1].kernel[...]
-
-                def weights(w0, u):
-                    return h @ kernel[:, w0 : w0 + u]
-
-            return self.messages(
-                blocks, harmonics, weights, senders, receivers, avg_num_neighbors
-            )
-        # the radial MLP up to its last layer; the last layer per path (a slice of its
-        # kernel each), so that the backward pass sums one small matmul per path
-        # rather than padding every path's cotangent to the full weight width
-        h = radial
-        for layer in self.radial.layers[:-1]:
-            h = self.radial.act(layer(h))
+            if not self.table_hidden:
+                return self.table(*lengths)
+            h = self.table(*lengths)
+        else:
+            h = radial
+            for layer in self.radial.layers[:-1]:
+                h = self.radial.act(layer(h))
         kernel = self.radial.layers[-1].kernel[...]
 
         def path_weights(w0, u):
             return h @ kernel[:, w0 : w0 + u]
 
-        return self.messages(
-            blocks, harmonics, path_weights, senders, receivers, avg_num_neighbors
-        )
+        return path_weights
 
     def messages(
         self, blocks, harmonics, weights, senders, receivers, avg_num_neighbors
