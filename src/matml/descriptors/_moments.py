@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from matml.descriptors._cutoff import cutoff_function, masked_norm
-from matml.descriptors._geometric import edge_monomials
+from matml.descriptors._geometric import edge_monomials, summed_monomials
 from matml.descriptors._radial import n_per_l, radial_values
 from matml.descriptors._zernike import (
     geometric_to_zernike,
@@ -96,8 +96,11 @@ def environment_moments(
         # Zernike moments are linear in the geometric ones: sum the edges' monomials
         # per atom first, then one matrix product per atom (not one per edge)
         x = jnp.where(edge_mask[:, None], vectors / cutoff, 0.0)
-        mono = edge_monomials(x, max_order, sigma / cutoff, weights=w)
-        m = jax.ops.segment_sum(mono, seg, num_segments=n_nodes * n_channels)
+        if sigma == 0.0 and max_order > 0:  # deltas: the tangent rule of the sums
+            m = summed_monomials(x, w, seg, n_nodes * n_channels, max_order)
+        else:
+            mono = edge_monomials(x, max_order, sigma / cutoff, weights=w)
+            m = jax.ops.segment_sum(mono, seg, num_segments=n_nodes * n_channels)
         chi = jnp.asarray(geometric_to_zernike(max_order), dtype=vectors.dtype)
         return (m @ chi.T).reshape(n_nodes, n_channels, -1)
     f = edge_basis(
