@@ -13,7 +13,10 @@ times slower per multiply-add than a fused elementwise loop):
 * each piece keeps its selected rows (whole, a slice, or a small take).
 
 The same code runs on numpy arrays (used once, in float64, to select an independent
-set) and inside ``jax.jit``.
+set) and inside ``jax.jit``. Under ``jax.grad`` the pairs, outer sums and blocks run
+hand-written reverse rules (``jax.custom_vjp``) made of the same kinds of pieces, and
+so do those rules' own derivatives (training on forces differentiates the gradient);
+forward mode (``jax.jvp``) does not pass through them.
 """
 
 from __future__ import annotations
@@ -55,10 +58,11 @@ def _blocks(c, n_per_l, xp):
 
 @partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _blocks_jnp(c, n_per_l):
-    """:func:`_blocks` whose reverse rule joins the blocks' cotangents by one
-    concatenation. (The transpose XLA gets otherwise, a sum of one zero-padded copy
-    per block fused with the final transpose, took 15 ms for 520 atoms at N = 7, as
-    long as the rest of the invariants' backward pass.)"""
+    """:func:`_blocks` with a hand-written reverse rule: each block's cotangent goes
+    back to the moments' columns by a product with a constant permutation, and the
+    columns are joined by one concatenation. (The transpose XLA gets otherwise, a sum
+    of one zero-padded copy per block fused with the final transpose, took 15 ms for
+    520 atoms at N = 7, as long as the rest of the invariants' backward pass.)"""
     return tuple(_blocks(c, n_per_l, jnp))
 
 
