@@ -78,7 +78,9 @@ def _blocks_bwd(n_per_l, _, gs):
     # sums run first as contiguous loops along the batch (the products: 2 MFLOP)
     cols = [
         jnp.einsum(
-            "rb,rj->bj", g.reshape(-1, g.shape[-1]), _unblock(g.shape[:2], g.dtype)
+            "rb,rj->bj",
+            g.reshape(-1, g.shape[-1]),
+            jnp.asarray(_unblock(*g.shape[:2]), dtype=g.dtype),
         )
         for g in gs
     ]
@@ -86,16 +88,12 @@ def _blocks_bwd(n_per_l, _, gs):
 
 
 @cache
-def _unblock_np(m: int, n: int) -> np.ndarray:
+def _unblock(m: int, n: int) -> np.ndarray:
     """[(m n), (n m)]: row (i, k) of a block [m, n] -> column k m + i."""
     p = np.zeros((m * n, n * m))
     i, k = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
     p[(i * n + k).ravel(), (k * m + i).ravel()] = 1.0
     return p
-
-
-def _unblock(shape, dtype):
-    return jnp.asarray(_unblock_np(*shape), dtype=dtype)
 
 
 _blocks_jnp.defvjp(_blocks_fwd, _blocks_bwd)
@@ -174,9 +172,9 @@ def coupled_pairs(blocks, p: Plan, xp=jnp):
     of a pair in one matrix product.
     """
     ls = pair_ls(p)
+    pair = _pair if xp is np else _pair_jnp
     out = {}
     for la, lb in p.pairs:
-        pair = _pair if xp is np else _pair_jnp
         d = pair(blocks[la], blocks[lb], la, lb, ls[la, lb])
         parts = xp.split(d, np.cumsum([2 * L + 1 for L in ls[la, lb]])[:-1])
         out[la, lb] = dict(zip(ls[la, lb], parts, strict=True))
