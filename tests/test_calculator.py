@@ -100,6 +100,17 @@ def test_nve_md_keeps_energy_and_compiles_rarely(potential):
     assert np.abs(e - e[0]).max() < 2e-4  # eV/atom over 0.2 ps with a 1 fs step
     assert abs(md["drift_mev_per_atom_per_ps"]) < 0.5
     assert len(calc.shapes_seen) <= 2
+    # the Verlet list (1 Å skin) was reused, and gives the results of a fresh list
+    assert 1 <= calc.neighbors.builds <= 20
+    moved = calc.atoms  # where the run ended (nve_drift moves a copy)
+    assert np.abs(moved.positions - atoms.positions).max() > 0.05
+    calc.calculate(moved, ["energy", "forces", "stress"])
+    fresh = MatmlCalculator(potential, skin=0.0)
+    fresh.calculate(moved, ["energy", "forces", "stress"])
+    for key in ("energy", "forces", "stress"):
+        np.testing.assert_allclose(
+            calc.results[key], fresh.results[key], rtol=1e-10, atol=1e-12
+        )  # edges summed in another order
 
 
 def test_edge_buckets_are_coarse():

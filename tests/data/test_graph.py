@@ -13,6 +13,7 @@ from matml.data import (
     Buckets,
     Dataset,
     GraphLoader,
+    VerletList,
     atoms_to_graph,
     edge_vectors,
     neighbor_list,
@@ -36,6 +37,31 @@ def test_neighbor_list_matches_ase(atoms):
     ours = sorted(zip(r, s, map(tuple, shifts), strict=True))
     ref = sorted(zip(i, j, map(tuple, S), strict=True))
     assert ours == ref
+
+
+def test_verlet_list_gives_the_pairs_of_a_fresh_list_and_rebuilds_rarely():
+    """A random walk of a small Si cell (many images) with steps of 0.03 Å, a cell
+    change halfway: at every step the reused list's pairs and distances are those of
+    a list built afresh, and vesin ran only when an atom had moved skin / 2."""
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    rng = np.random.default_rng(0)
+    nl = VerletList(cutoff=4.0, skin=0.5)
+    for step in range(60):
+        atoms.positions += rng.normal(0, 0.03, atoms.positions.shape)
+        if step == 30:
+            atoms.set_cell(atoms.cell[:] * 1.01, scale_atoms=True)
+        r, s, shifts, d = nl.update(atoms)
+        assert np.all(np.diff(r) >= 0)  # sorted by centre atom
+        ref = neighbor_list(atoms, 4.0)
+        assert sorted(zip(r, s, map(tuple, shifts), strict=True)) == sorted(
+            zip(*ref[:2], map(tuple, ref[2]), strict=True)
+        )
+        vec = atoms.positions[s] - atoms.positions[r] + shifts @ atoms.cell[:]
+        np.testing.assert_allclose(d, np.linalg.norm(vec, axis=1), rtol=1e-12)
+    # about 0.03 * sqrt(3 * steps) Å of walk per atom: a handful of builds, not 60
+    assert 3 <= nl.builds <= 20
+    with pytest.raises(ValueError, match="skin"):
+        VerletList(4.0, skin=-1.0)
 
 
 def test_edge_vectors_and_padding():

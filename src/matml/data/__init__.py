@@ -14,12 +14,13 @@ from matml.data.batching import (
 )
 from matml.data.dataset import Dataset, Structure, species_index
 from matml.data.graph import AtomsGraph, edge_vectors, safe_norm, volumes
-from matml.data.neighbors import neighbor_list
+from matml.data.neighbors import VerletList, neighbor_list
 
 __all__ = [
     "EDGE_MULTIPLE",
     "NODE_MULTIPLE",
     "AtomsGraph",
+    "VerletList",
     "Buckets",
     "Dataset",
     "GraphLoader",
