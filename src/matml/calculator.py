@@ -7,7 +7,8 @@ ASE names where ASE has one (``dipole``, ``charges``, ``magmom``, ``magmoms``:
 (``calc.get_property(name, atoms)`` too). Edge-level values come per edge of matml's
 neighbour list. Arrays are padded to size buckets (atoms to a multiple of 8, edges to within
 1/8 of a power of two, with headroom and hysteresis), so an MD run compiles once or
-twice, not at every step.
+twice, not at every step; the neighbour list is a Verlet list (a 1 Å skin by default),
+rebuilt only when an atom has moved half the skin.
 
 >>> from ase.build import bulk
 >>> from matml.potential import Potential

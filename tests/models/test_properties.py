@@ -129,6 +129,14 @@ def test_rank2_values_are_3x3(pot64):
         assert np.abs(x).max() > 1e-3, name
 
 
+def test_edge_heads_turn_off_the_calculators_verlet_list(pot64):
+    """Edge values come per edge of matml.data.neighbor_list, in its order: a model
+    with an edge head rebuilds the list at every call (no skin to filter)."""
+    from matml.calculator import MatmlCalculator
+
+    assert MatmlCalculator(pot64).neighbors.skin == 0.0
+
+
 def test_save_load_identical(pot64, tmp_path):
     save(pot64, tmp_path / "m.matml")
     back = load(tmp_path / "m.matml")
