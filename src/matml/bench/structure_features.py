@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from matml._jit import jit
 from matml.errors import InputError
 
 __all__ = ["per_atom_invariants", "invariant_features", "STATISTICS"]
@@ -85,7 +86,6 @@ def per_atom_invariants(
     cell goes alone), padded to a few shapes: each new shape compiles once, later
     batches reuse the smallest that fits; all weightings run in one jitted call.
     """
-    import jax
     import jax.numpy as jnp
 
     from matml.data import Dataset, bucket, collate, round_up
@@ -93,7 +93,7 @@ def per_atom_invariants(
 
     species = tuple(sorted({s for a in atoms_list for s in a.get_chemical_symbols()}))
     descs = _descriptors(species, weights, cutoff, max_order, max_degree)
-    fn = jax.jit(lambda g: jnp.concatenate([d.from_graph(g) for d in descs], axis=-1))
+    fn = jit(lambda g: jnp.concatenate([d.from_graph(g) for d in descs], axis=-1))
     names = [
         f"{w} {lab}"
         for w, d in zip(weights, descs, strict=True)

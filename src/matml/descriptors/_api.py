@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from matml._jit import jit
 from matml.descriptors._coupling import InvariantTables
 from matml.descriptors._cutoff import CUTOFFS
 from matml.descriptors._invariants import invariants
@@ -123,7 +124,7 @@ class MomentInvariants:
             geometric_to_zernike(self.max_order)  # build the constant outside any trace
         #: ``from_graph`` compiled with ``jax.jit`` (one compile per padded shape):
         #: what ``__call__`` runs, and the function to time or call on device graphs
-        self.jit_from_graph = jax.jit(self.from_graph)
+        self.jit_from_graph = jit(self.from_graph)
 
     # -- description --------------------------------------------------------------
     def config(self) -> dict:

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from matml._jit import jit
 from matml.data.graph import AtomsGraph
 from matml.errors import ConfigError
 from matml.nn import MLP, Constant
@@ -164,7 +165,7 @@ class DescriptorModel(nnx.Module):
 
         dtype = self.feature_mean[...].dtype
 
-        @jax.jit
+        @jit
         def sums(graph):
             x = self.raw_features(graph, edge_vectors(graph)).astype(jnp.float64)
             m = graph.node_mask.astype(x.dtype)[:, None]

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from matml._jit import jit
 from matml.potential.autodiff import predict
 
 __all__ = ["precision", "predict_fn", "is_float64"]
@@ -47,7 +48,7 @@ def _jitted(graphdef, stress: bool, forces: bool = True):
         pot = nnx.merge(graphdef, state)
         return predict(pot, graph, stress=stress, forces=forces)
 
-    return jax.jit(fn)
+    return jit(fn)
 
 
 def predict_fn(graphdef, stress: bool = True, dtype=None, *, forces: bool = True):

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from matml._jit import jit
 from matml.data import Buckets, Dataset, GraphLoader
 from matml.errors import InputError
 from matml.keys import VOIGT_INDEX
@@ -137,7 +138,7 @@ def _rows_fn(graphdef):
         s_rows = s_rows / vol[:, None, None, None]
         return e_rows, f_rows, s_rows
 
-    return jax.jit(rows)
+    return jit(rows)
 
 
 #: graphs of at most this many (padded) atoms sum the chain rule over dense

@@ -18,6 +18,7 @@ import optax
 from flax import nnx
 
 from matml._files import remove_temporaries
+from matml._jit import jit
 from matml.data import AtomsGraph, Buckets, Dataset, GraphLoader, prefetch
 from matml.errors import InputError, TrainingError
 from matml.potential import Potential, precision, predict, save
@@ -177,7 +178,7 @@ def _compiled(graphdef, spec: _Spec, mesh=None):
         evaluate = jax.shard_map(
             evaluate, mesh=mesh, in_specs=(r, r, d, r), out_specs=r
         )
-    return jax.jit(step), jax.jit(evaluate), tx, schedule, jax.jit(loss_of)
+    return jit(step), jit(evaluate), tx, schedule, jit(loss_of)
 
 
 def _local(tree):
