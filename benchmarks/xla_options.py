@@ -1,0 +1,131 @@
+"""matml's XLA options against XLA's defaults: the bare energy + forces + stress call.
+
+For each model of ``speed.py`` and each of its rattled Si cells (64 and 512 atoms),
+float32, the jitted ``predict`` is compiled twice in this one process: with matml's
+options (``matml._jit.compiler_options()``: YNNPACK fusions off on the CPU backend) and
+with XLA's defaults. The two are then timed alternately, ``--pairs`` times (each time the
+best of ``--calls`` calls), so that the machine's drift falls on both alike; the figure
+is the median over the pairs of time(matml's options) / time(defaults).
+
+    python benchmarks/xla_options.py [--models descriptor linear] [--pairs 8] \\
+        [--out benchmarks/results/xla_options.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def time_pair(spec: dict, n_rep: int, pairs: int, calls: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+    from speed import make_potential, si_cell
+
+    from matml._jit import compiler_options
+    from matml.calculator import MatmlCalculator
+    from matml.data import Structure, collate
+    from matml.potential.autodiff import predict
+
+    pot = make_potential(spec, jnp.float32)
+    atoms = si_cell(n_rep)
+    calc = MatmlCalculator(pot, dtype=jnp.float32)  # its padding and radial tables
+    s = Structure.from_atoms(atoms, pot.cutoff, pot.species)
+    n_node, n_edge = calc.padded_sizes(s.n_node, s.n_edge)
+    graph = collate([s], n_node, n_edge, 2).to_jax(jnp.float32)
+    graphdef, state = nnx.split(calc.evaluated)
+
+    def fn(state, graph):
+        return predict(nnx.merge(graphdef, state), graph, stress=True, forces=True)
+
+    fns = {
+        "matml": jax.jit(fn, compiler_options=compiler_options() or None),
+        "default": jax.jit(fn),
+    }
+    forces = {k: np.asarray(f(state, graph).forces) for k, f in fns.items()}
+    best: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(pairs):
+        for k, f in fns.items():
+            t = []
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                f(state, graph).forces.block_until_ready()
+                t.append(time.perf_counter() - t0)
+            best[k].append(min(t))
+    n = len(atoms)
+    a, b = np.array(best["matml"]), np.array(best["default"])
+    return {
+        "model": spec["name"],
+        "atoms": n,
+        "matml_us_per_atom_step_median": round(1e6 * float(np.median(a)) / n, 2),
+        "default_us_per_atom_step_median": round(1e6 * float(np.median(b)) / n, 2),
+        "time_ratio_matml_over_default": round(float(np.median(a / b)), 3),
+        "ratio_min_max": [
+            round(float((a / b).min()), 3),
+            round(float((a / b).max()), 3),
+        ],
+        "max_force_difference_ev_per_a": float(
+            np.abs(forces["matml"] - forces["default"]).max()
+        ),
+    }
+
+
+def main(argv=None) -> dict:
+    import sys
+
+    sys.path.insert(0, str(HERE))
+    from speed import MODELS
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="*", help="subset of speed.py's model names")
+    p.add_argument("--pairs", type=int, default=8)
+    p.add_argument("--calls", type=int, default=6)
+    p.add_argument("--out", default=str(HERE / "results" / "xla_options.json"))
+    a = p.parse_args(argv)
+
+    import jax
+
+    from matml._jit import compiler_options
+
+    specs = [m for m in MODELS if not a.models or m["name"] in a.models]
+    rows = []
+    for spec in specs:
+        for n_rep in (2, 4):
+            row = time_pair(spec, n_rep, a.pairs, a.calls)
+            rows.append(row)
+            print(
+                f"{row['model']:>12} {row['atoms']:4d} atoms: matml's options "
+                f"{row['matml_us_per_atom_step_median']:8.1f}, defaults "
+                f"{row['default_us_per_atom_step_median']:8.1f} µs/atom/step, "
+                f"ratio {row['time_ratio_matml_over_default']:.2f} "
+                f"({row['ratio_min_max'][0]:.2f}-{row['ratio_min_max'][1]:.2f})",
+                flush=True,
+            )
+    result = {
+        "benchmark": "xla_options",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "matml_compiler_options": compiler_options(),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "protocol": f"bare jitted E+F+S, float32, both variants compiled in one "
+        f"process, timed alternately: {a.pairs} pairs, best of {a.calls} calls each; "
+        "ratio = median over pairs of time(matml's options) / time(XLA defaults)",
+        "rows": rows,
+    }
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
