@@ -1,14 +1,12 @@
 """``jax.jit`` with matml's XLA options: YNNPACK fusions off on the CPU backend.
 
 Recent jaxlibs hand some of XLA's CPU fusions (elementwise ops feeding a reduction,
-among others) to YNNPACK ("ynn fusions"). In matml's potentials these fusions are slower
-than XLA's own loops: a gather that feeds one cannot fuse into it, so it runs alone,
-element by element. Measured on 2 cores (energy + forces + stress, float32, the
-64- and 512-atom Si cells of ``benchmarks/speed.py``, both variants compiled in one
-process and timed alternately; time with the fusions off over time with them on, median
-of 8 pairs): ``descriptor`` 0.91 / 0.71, ``linear`` 0.82 / 0.62, ``pair`` 0.83 / 0.84,
-``nequip`` small 0.77 / 1.01, wide 0.90 / 0.91, ``mace`` small 0.96 / 1.00. The
-moments' reverse pass alone went from 13-14 ms to 3.6-3.9 ms at 512 atoms.
+among others) to YNNPACK ("ynn fusions"). A gather that feeds one cannot fuse into it,
+so it runs alone, element by element: the descriptor's moments, forward and reverse at
+512 atoms, take 22 ms with these fusions and 6 ms without. Whole energy + forces +
+stress calls gain less, 0.63-0.97x the time in ``benchmarks/xla_options.py`` for every
+model but ``mace`` small at 64 atoms (1.23x, in a noisy range of 0.97-1.62;
+``benchmarks/results/xla_options.json``).
 
 The options go to each compiled function (``jax.jit(..., compiler_options=...)``), not
 to the process: a user's own JAX code keeps XLA's defaults. On other backends, with a
