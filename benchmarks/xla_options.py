@@ -6,9 +6,13 @@ options (``matml._jit.compiler_options()``: YNNPACK fusions off on the CPU backe
 with XLA's defaults. The two are then timed alternately, ``--pairs`` times (each time the
 best of ``--calls`` calls), so that the machine's drift falls on both alike; the figure
 is the median over the pairs of time(matml's options) / time(defaults).
+``--moments`` times instead the descriptor's moments alone (the default model's
+``moments_from_edges``, forward and reverse, on the 512-atom cell), the part where the
+option matters most.
 
     python benchmarks/xla_options.py [--models descriptor linear] [--pairs 8] \\
         [--out benchmarks/results/xla_options.json]
+    python benchmarks/xla_options.py --moments --out benchmarks/results/xla_moments.json
 """
 
 from __future__ import annotations
@@ -51,15 +55,7 @@ def time_pair(spec: dict, n_rep: int, pairs: int, calls: int) -> dict:
         "default": jax.jit(fn),
     }
     forces = {k: np.asarray(f(state, graph).forces) for k, f in fns.items()}
-    best: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(pairs):
-        for k, f in fns.items():
-            t = []
-            for _ in range(calls):
-                t0 = time.perf_counter()
-                f(state, graph).forces.block_until_ready()
-                t.append(time.perf_counter() - t0)
-            best[k].append(min(t))
+    best = alternate(fns, (state, graph), pairs, calls)
     n = len(atoms)
     a, b = np.array(best["matml"]), np.array(best["default"])
     return {
@@ -78,6 +74,72 @@ def time_pair(spec: dict, n_rep: int, pairs: int, calls: int) -> dict:
     }
 
 
+def alternate(fns: dict, args: tuple, pairs: int, calls: int) -> dict:
+    """Best-of-``calls`` seconds of each function, ``pairs`` times, in turn."""
+    best: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(pairs):
+        for k, f in fns.items():
+            t = []
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                jax_block(f(*args))
+                t.append(time.perf_counter() - t0)
+            best[k].append(min(t))
+    return best
+
+
+def jax_block(x):
+    import jax
+
+    return jax.block_until_ready(x)
+
+
+def time_moments(pairs: int, calls: int) -> dict:
+    """The descriptor's moments, forward + reverse, 512 atoms, both ways."""
+    import jax
+    import jax.numpy as jnp
+    from speed import MODELS, make_potential, si_cell
+
+    from matml._jit import compiler_options
+    from matml.calculator import MatmlCalculator
+    from matml.data import Structure, collate, edge_vectors
+
+    spec = next(m for m in MODELS if m["name"] == "descriptor")
+    pot = make_potential(spec, jnp.float32)
+    atoms = si_cell(4)
+    calc = MatmlCalculator(pot, dtype=jnp.float32)
+    s = Structure.from_atoms(atoms, pot.cutoff, pot.species)
+    g = collate([s], *calc.padded_sizes(s.n_node, s.n_edge), 2).to_jax(jnp.float32)
+    desc, n = pot.model.descriptor, g.positions.shape[0]
+
+    def grad(v):
+        def loss(v):
+            c = desc.moments_from_edges(
+                v, g.receivers, g.species[g.senders], g.edge_mask, n
+            )
+            return jnp.sum(c**2)
+
+        return jax.grad(loss)(v)
+
+    fns = {
+        "matml": jax.jit(grad, compiler_options=compiler_options() or None),
+        "default": jax.jit(grad),
+    }
+    vec = edge_vectors(g)
+    for f in fns.values():
+        jax_block(f(vec))
+    best = alternate(fns, (vec,), pairs, calls)
+    a, b = np.array(best["matml"]), np.array(best["default"])
+    return {
+        "what": "descriptor moments_from_edges, forward + reverse (jax.grad of the "
+        "sum of squares), default model, 512-atom Si cell",
+        "edges_padded": int(g.senders.shape[0]),
+        "matml_ms_median": round(1e3 * float(np.median(a)), 3),
+        "default_ms_median": round(1e3 * float(np.median(b)), 3),
+        "time_ratio_matml_over_default": round(float(np.median(a / b)), 3),
+    }
+
+
 def main(argv=None) -> dict:
     import sys
 
@@ -88,12 +150,27 @@ def main(argv=None) -> dict:
     p.add_argument("--models", nargs="*", help="subset of speed.py's model names")
     p.add_argument("--pairs", type=int, default=8)
     p.add_argument("--calls", type=int, default=6)
+    p.add_argument("--moments", action="store_true", help="the moments alone")
     p.add_argument("--out", default=str(HERE / "results" / "xla_options.json"))
     a = p.parse_args(argv)
 
     import jax
 
     from matml._jit import compiler_options
+
+    if a.moments:
+        row = time_moments(a.pairs, a.calls)
+        print(json.dumps(row, indent=1))
+        out = Path(a.out)
+        out.write_text(json.dumps({
+            "benchmark": "xla_options --moments",
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "matml_compiler_options": compiler_options(), "jax": jax.__version__,
+            "backend": jax.default_backend(), "pairs": a.pairs, "calls": a.calls,
+            **row,
+        }, indent=2) + "\n")  # fmt: skip
+        print(f"wrote {out}")
+        return row
 
     specs = [m for m in MODELS if not a.models or m["name"] in a.models]
     rows = []

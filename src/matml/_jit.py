@@ -3,7 +3,8 @@
 Recent jaxlibs hand some of XLA's CPU fusions (elementwise ops feeding a reduction,
 among others) to YNNPACK ("ynn fusions"). A gather that feeds one cannot fuse into it,
 so it runs alone, element by element: the descriptor's moments, forward and reverse at
-512 atoms, take 22 ms with these fusions and 6 ms without. Whole energy + forces +
+512 atoms, take 15.9 ms with these fusions and 9.6 ms without
+(``benchmarks/xla_options.py --moments``). Whole energy + forces +
 stress calls gain less, 0.63-0.97x the time in ``benchmarks/xla_options.py`` for every
 model but ``mace`` small at 64 atoms (1.23x, in a noisy range of 0.97-1.62;
 ``benchmarks/results/xla_options.json``).
