@@ -414,7 +414,7 @@ def test_training_on_properties_alone(tensor_data, tmp_path):
            "properties": {"spread": {"level": "structure", "irreps": "0e",
                                      "reduce": "mean"}},
            "data": {"valid_fraction": 0.25},
-           "train": {"epochs": 6, "batch_size": 5, "lr": 0.02, "energy_weight": 0,
+           "train": {"epochs": 6, "batch_size": 5, "n_buckets": 1, "lr": 0.02, "energy_weight": 0,
                      "forces_weight": 0}}  # fmt: skip
     res = train_from_config(cfg, tmp_path / "run", train_atoms=data, progress=False)
     assert "energy_rmse" not in res["valid"] and "forces_rmse" not in res["valid"]
@@ -480,7 +480,7 @@ def test_train_predict_evaluate_end_to_end(tensor_data, tmp_path, monkeypatch, c
         "properties": {"dipole": {"weight": 100},
                        "chi": {"level": "atom", "cartesian": "symmetric",
                                "weight": 100}},
-        "train": {"epochs": 12, "batch_size": 6, "lr": 0.01, "energy_weight": 0.01,
+        "train": {"epochs": 12, "batch_size": 6, "n_buckets": 1, "lr": 0.01, "energy_weight": 0.01,
                   "forces_weight": 0.01},
     }  # fmt: skip
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
