@@ -39,9 +39,9 @@ class Convolution(nnx.Module):
     How it runs (designed for XLA's CPU backend, which gathers and scatters element by
     element): one gather of the flat node features to the edges; per path, the harmonics
     are contracted with the coefficients first (``[E, d1, d3]``, no channel axis), then
-    with the channels (one small einsum, whose transpose in the backward pass is an
-    einsum again), and each path's messages go to the receivers in a sorted segment sum.
-    Edges must be sorted by receiver (matml's neighbour lists and batches are).
+    with the channels (an unrolled sum of broadcast products, fused into one loop),
+    and each path's messages go to the receivers in a sorted segment sum. Edges must
+    be sorted by receiver (matml's neighbour lists and batches are).
 
     Args:
         irreps_in: irreps of the node features (blocks).
@@ -212,5 +212,12 @@ class Convolution(nnx.Module):
             r = weights(w0, u)[:, None, :]  # [E, 1, u]
             w0 += u
             t = jnp.einsum("eb,abc->eac", harmonics[l2], jnp.asarray(cg, dtype))
-            # [E, d3, u]: channels innermost, a few fused multiply-adds
-            yield jnp.einsum("eac,eau->ecu", t, x) * r
+            # [E, d3, u] = sum_a t[:, a, :, None] x[:, a, None, :]: channels
+            # innermost, unrolled over the d1 <= 7 values of a, so that XLA fuses it
+            # into one elementwise loop; as an einsum it is a batch of E tiny matrix
+            # products, whose transposes (the backward pass) ran at about 1 GFLOP/s
+            # on the CPU (mace small: 0.75-0.79x the time of a step without them)
+            m = t[:, 0, :, None] * x[:, 0, None, :]
+            for a in range(1, x.shape[1]):
+                m = m + t[:, a, :, None] * x[:, a, None, :]
+            yield m * r
