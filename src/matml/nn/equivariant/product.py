@@ -41,7 +41,12 @@ class SymmetricContraction(nnx.Module):
     Evaluated as MACE does, from the highest order down: the weights are contracted
     with ``U`` once per call (no node axis), then each order costs one contraction of
     a ``[C, N, D^nu M]`` array with ``A`` and the lower order's weighted basis is
-    added before the next; channels are the leading (batch) axis throughout.
+    added before the next; channels are the leading (batch) axis throughout. The
+    first two contractions are one, with the pairs ``A_a A_b`` (``[C, N, D^2 + D]``
+    against the top two orders' weights): a larger inner dimension, and no
+    ``[C, N, D^(nu-1) M]`` intermediate (for MACE small, ``[32, N, 768]``). That made
+    an energy + forces + stress call 0.49 / 0.86x as long at 64 / 512 atoms
+    (mace small, same results to float32 rounding); training steps/s unchanged.
 
     Args:
         irreps_in: one-channel irreps of ``A``, e.g. ``0e + 1o + 2e + 3o``.
@@ -123,11 +128,37 @@ class SymmetricContraction(nnx.Module):
                 return w.reshape(c, s, -1)
 
             m = e3nn.Irrep(ir).dim
-            # U is symmetric in its D axes: contract the first, [C, N, D^(nu-1) M]
-            top = weighted(self.correlation).reshape(c, s * d, -1)
-            t = jnp.einsum("cnk,ckx->cnx", first, top)
-            for nu in range(self.correlation - 1, 0, -1):
-                low = weighted(nu)  # [C, S, D^nu M]
+            top = weighted(self.correlation)  # [C, S, D^nu M]
+            nu = self.correlation
+            if nu >= 2:
+                # the first two contractions at once, with the pairs A_a A_b
+                # (U is symmetric in its D axes): [C, N, S (D^2 + D)] against the top
+                # order's weights and the next order's, [C, S (D^2 + D), D^(nu-2) M].
+                # An inner dimension of D^2 + D instead of D, and an intermediate D
+                # times smaller. All D^2 pairs: keeping a <= b alone (a concatenation
+                # of slices) made the step 1.3-1.4x slower.
+                pairs = (ac[:, :, :, None] * ac[:, :, None, :]).reshape(c, n, d * d)
+                p2 = pairs.shape[2]
+                if onehot is not None:
+                    pairs = (pairs[:, :, None, :] * onehot[None, :, :, None]).reshape(
+                        c, n, s * p2
+                    )
+                x = jnp.concatenate([pairs, first], axis=2)
+                w = jnp.concatenate(
+                    [
+                        top.reshape(c, s * p2, -1),
+                        weighted(nu - 1).reshape(c, s * d, -1),
+                    ],
+                    axis=1,
+                )
+                t = jnp.einsum("cnk,ckx->cnx", x, w)
+                rest = nu - 2
+            else:
+                # U is symmetric in its D axes: contract the first, [C, N, D^(nu-1) M]
+                t = jnp.einsum("cnk,ckx->cnx", first, top.reshape(c, s * d, -1))
+                rest = nu - 1
+            for order in range(rest, 0, -1):
+                low = weighted(order)  # [C, S, D^nu M]
                 if onehot is None:
                     t = t + low
                 else:
