@@ -127,3 +127,35 @@ def test_overlapping_atoms_at_inference(potential):
         InputError, match=r"field positions: atoms [12] and [12] are 0.05 Å"
     ):
         atoms.get_forces()
+
+
+def test_check_state_names_the_changes_ase_names(potential):
+    """The calculator's exact state check reports what ASE's ``compare_atoms`` reports,
+    change by change (positions, cell, pbc, numbers, a new array, nothing)."""
+    from ase.calculators.calculator import compare_atoms
+
+    calc = MatmlCalculator(potential)
+    base = rattled()
+    assert calc.check_state(base) == compare_atoms(None, base)  # nothing computed yet
+    calc.atoms = base.copy()
+
+    def changed(edit):
+        a = base.copy()
+        edit(a)
+        return a
+
+    cases = [
+        lambda a: None,
+        lambda a: a.positions.__iadd__(1e-3),
+        lambda a: a.set_cell(a.cell[:] * 1.01, scale_atoms=False),
+        lambda a: a.set_pbc([True, True, False]),
+        lambda a: a.numbers.__setitem__(0, 13),
+        lambda a: a.set_initial_magnetic_moments(np.ones(len(a))),
+    ]
+    seen = set()
+    for edit in cases:
+        a = changed(edit)
+        got = calc.check_state(a)
+        assert sorted(got) == sorted(compare_atoms(base, a)), got
+        seen.update(got)
+    assert seen == {"positions", "cell", "pbc", "numbers", "initial_magmoms"}
