@@ -151,6 +151,8 @@ def test_check_state_names_the_changes_ase_names(potential):
         lambda a: a.set_pbc([True, True, False]),
         lambda a: a.numbers.__setitem__(0, 13),
         lambda a: a.set_initial_magnetic_moments(np.ones(len(a))),
+        lambda a: a.set_momenta(np.ones((len(a), 3))),  # not a system change
+        lambda a: a.pop(),
     ]
     seen = set()
     for edit in cases:
@@ -159,3 +161,8 @@ def test_check_state_names_the_changes_ase_names(potential):
         assert sorted(got) == sorted(compare_atoms(base, a)), got
         seen.update(got)
     assert seen == {"positions", "cell", "pbc", "numbers", "initial_magmoms"}
+    # an array the new atoms lack (the old ones had it)
+    calc.atoms = changed(cases[5])
+    assert (
+        calc.check_state(base) == compare_atoms(calc.atoms, base) == ["initial_magmoms"]
+    )

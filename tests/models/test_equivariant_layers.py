@@ -149,13 +149,16 @@ def test_linear_rejects_an_irrep_no_input_has():
         IrrepsLinear("2x0e + 2x1o", "2x1e", rngs=nnx.Rngs(0))
 
 
-@pytest.mark.parametrize(("n_species", "correlation"), [(1, 3), (2, 3), (2, 2), (1, 4)])
+@pytest.mark.parametrize(
+    ("n_species", "correlation"), [(1, 3), (2, 3), (2, 2), (2, 4), (3, 3)]
+)
 def test_symmetric_contraction_equals_its_definition(n_species, correlation):
     """The layer against its formula evaluated term by term, node by node and channel by
     channel: ``B_{i,c,LM} = sum_nu sum_k W^{nu,L}_{s_i,k,c} sum_{d_1..d_nu}
     U^{nu,L}_{d_1..d_nu,k,M} A_{i,d_1,c} ... A_{i,d_nu,c}``, with ``U`` straight from
     e3nn-jax's ``reduced_symmetric_tensor_product_basis`` (outer products in numpy).
-    Correlation 2 is the layer's paired first step alone, 4 that step and two more."""
+    Correlation 2 is the layer's paired first step alone, 4 that step and two more;
+    three species take the unpaired path."""
     irreps_in = e3nn.Irreps("0e + 1o + 2e")
     irreps_out = e3nn.Irreps("0e + 1o + 2e")
     channels, n = 2, 3

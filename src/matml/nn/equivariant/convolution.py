@@ -213,10 +213,11 @@ class Convolution(nnx.Module):
             w0 += u
             t = jnp.einsum("eb,abc->eac", harmonics[l2], jnp.asarray(cg, dtype))
             # [E, d3, u] = sum_a t[:, a, :, None] x[:, a, None, :]: channels
-            # innermost, unrolled over the d1 <= 7 values of a, so that XLA fuses it
-            # into one elementwise loop; as an einsum it is a batch of E tiny matrix
-            # products, whose transposes (the backward pass) ran at about 1 GFLOP/s
-            # on the CPU (mace small: 0.75-0.79x the time of a step without them)
+            # innermost, unrolled over the d1 values of a (2 l1 + 1, 7 for l1 = 3),
+            # so that XLA fuses it into one elementwise loop. As an einsum it was a
+            # batch of E tiny matrix products, whose transposes (the backward pass)
+            # ran at about 1 GFLOP/s on the CPU: mace small's step takes 0.75-0.79x
+            # the time of the einsum's
             m = t[:, 0, :, None] * x[:, 0, None, :]
             for a in range(1, x.shape[1]):
                 m = m + t[:, a, :, None] * x[:, a, None, :]

@@ -41,12 +41,15 @@ class SymmetricContraction(nnx.Module):
     Evaluated as MACE does, from the highest order down: the weights are contracted
     with ``U`` once per call (no node axis), then each order costs one contraction of
     a ``[C, N, D^nu M]`` array with ``A`` and the lower order's weighted basis is
-    added before the next; channels are the leading (batch) axis throughout. The
-    first two contractions are one, with the pairs ``A_a A_b`` (``[C, N, D^2 + D]``
-    against the top two orders' weights): a larger inner dimension, and no
-    ``[C, N, D^(nu-1) M]`` intermediate (for MACE small, ``[32, N, 768]``). That made
-    an energy + forces + stress call 0.49 / 0.86x as long at 64 / 512 atoms
-    (mace small, same results to float32 rounding); training steps/s unchanged.
+    added before the next; channels are the leading (batch) axis throughout. With
+    one or two species the first two contractions are one, with the pairs
+    ``A_a A_b`` beside ``A`` (``[C, N, S (D^2 + D)]`` against the top two orders'
+    weights): a larger inner dimension, and no ``[C, N, D^(nu-1) M]`` intermediate
+    (for MACE small, ``[32, N, 768]``). That made an energy + forces + stress call
+    0.49 / 0.86x as long at 64 / 512 atoms (mace small, one species, same results to
+    float32 rounding); training steps/s unchanged. With more species the pairs,
+    spread over S one-hot blocks, would outgrow that intermediate (break-even near
+    S = 3), so the contractions stay apart.
 
     Args:
         irreps_in: one-channel irreps of ``A``, e.g. ``0e + 1o + 2e + 3o``.
@@ -118,6 +121,14 @@ class SymmetricContraction(nnx.Module):
             first = (ac[:, :, None, :] * onehot[None, :, :, None]).reshape(c, n, s * d)
         else:
             first = ac
+        paired = None  # [C, N, S (D^2 + D)]: the pairs A_a A_b, then A
+        if self.correlation >= 2 and s <= 2:
+            pairs = (ac[:, :, :, None] * ac[:, :, None, :]).reshape(c, n, d * d)
+            if onehot is not None:
+                pairs = (pairs[:, :, None, :] * onehot[None, :, :, None]).reshape(
+                    c, n, s * d * d
+                )
+            paired = jnp.concatenate([pairs, first], axis=2)
         out = []
         for (_, ir), ws in zip(self.irreps_out, self.weights, strict=True):
 
@@ -130,35 +141,28 @@ class SymmetricContraction(nnx.Module):
             m = e3nn.Irrep(ir).dim
             top = weighted(self.correlation)  # [C, S, D^nu M]
             nu = self.correlation
-            if nu >= 2:
-                # the first two contractions at once, with the pairs A_a A_b
-                # (U is symmetric in its D axes): [C, N, S (D^2 + D)] against the top
-                # order's weights and the next order's, [C, S (D^2 + D), D^(nu-2) M].
+            if paired is not None:
+                # the first two contractions at once: the pairs A_a A_b and A,
+                # [C, N, S (D^2 + D)], against the top order's weights (rows s, a, b)
+                # and the next order's (rows s, a), [C, S (D^2 + D), D^(nu-2) M].
                 # An inner dimension of D^2 + D instead of D, and an intermediate D
                 # times smaller. All D^2 pairs: keeping a <= b alone (a concatenation
                 # of slices) made the step 1.3-1.4x slower.
-                pairs = (ac[:, :, :, None] * ac[:, :, None, :]).reshape(c, n, d * d)
-                p2 = pairs.shape[2]
-                if onehot is not None:
-                    pairs = (pairs[:, :, None, :] * onehot[None, :, :, None]).reshape(
-                        c, n, s * p2
-                    )
-                x = jnp.concatenate([pairs, first], axis=2)
                 w = jnp.concatenate(
                     [
-                        top.reshape(c, s * p2, -1),
+                        top.reshape(c, s * d * d, -1),
                         weighted(nu - 1).reshape(c, s * d, -1),
                     ],
                     axis=1,
                 )
-                t = jnp.einsum("cnk,ckx->cnx", x, w)
+                t = jnp.einsum("cnk,ckx->cnx", paired, w)
                 rest = nu - 2
             else:
                 # U is symmetric in its D axes: contract the first, [C, N, D^(nu-1) M]
                 t = jnp.einsum("cnk,ckx->cnx", first, top.reshape(c, s * d, -1))
                 rest = nu - 1
             for order in range(rest, 0, -1):
-                low = weighted(order)  # [C, S, D^nu M]
+                low = weighted(order)  # [C, S, D^order M]
                 if onehot is None:
                     t = t + low
                 else:
