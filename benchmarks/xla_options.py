@@ -28,35 +28,46 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def time_pair(spec: dict, n_rep: int, pairs: int, calls: int) -> dict:
-    import jax
+def si_graph(spec: dict, n_rep: int):
+    """The potential of ``spec``, its calculator (padding, radial tables) and the padded
+    float32 graph of the rattled Si cell, as the calculator builds it."""
     import jax.numpy as jnp
-    from flax import nnx
     from speed import make_potential, si_cell
 
-    from matml._jit import compiler_options
     from matml.calculator import MatmlCalculator
     from matml.data import Structure, collate
-    from matml.potential.autodiff import predict
 
     pot = make_potential(spec, jnp.float32)
-    atoms = si_cell(n_rep)
-    calc = MatmlCalculator(pot, dtype=jnp.float32)  # its padding and radial tables
-    s = Structure.from_atoms(atoms, pot.cutoff, pot.species)
+    calc = MatmlCalculator(pot, dtype=jnp.float32)
+    s = Structure.from_atoms(si_cell(n_rep), pot.cutoff, pot.species)
     n_node, n_edge = calc.padded_sizes(s.n_node, s.n_edge)
-    graph = collate([s], n_node, n_edge, 2).to_jax(jnp.float32)
+    return pot, calc, collate([s], n_node, n_edge, 2).to_jax(jnp.float32)
+
+
+def both_ways(fn) -> dict:
+    """``fn`` compiled with matml's options and with XLA's defaults."""
+    import jax
+
+    from matml._jit import jit
+
+    return {"matml": jit(fn), "default": jax.jit(fn)}
+
+
+def time_pair(spec: dict, n_rep: int, pairs: int, calls: int) -> dict:
+    from flax import nnx
+
+    from matml.potential.autodiff import predict
+
+    _, calc, graph = si_graph(spec, n_rep)
     graphdef, state = nnx.split(calc.evaluated)
 
     def fn(state, graph):
         return predict(nnx.merge(graphdef, state), graph, stress=True, forces=True)
 
-    fns = {
-        "matml": jax.jit(fn, compiler_options=compiler_options() or None),
-        "default": jax.jit(fn),
-    }
+    fns = both_ways(fn)
     forces = {k: np.asarray(f(state, graph).forces) for k, f in fns.items()}
     best = alternate(fns, (state, graph), pairs, calls)
-    n = len(atoms)
+    n = int(graph.n_node[0])
     a, b = np.array(best["matml"]), np.array(best["default"])
     return {
         "model": spec["name"],
@@ -98,18 +109,12 @@ def time_moments(pairs: int, calls: int) -> dict:
     """The descriptor's moments, forward + reverse, 512 atoms, both ways."""
     import jax
     import jax.numpy as jnp
-    from speed import MODELS, make_potential, si_cell
+    from speed import MODELS
 
-    from matml._jit import compiler_options
-    from matml.calculator import MatmlCalculator
-    from matml.data import Structure, collate, edge_vectors
+    from matml.data import edge_vectors
 
     spec = next(m for m in MODELS if m["name"] == "descriptor")
-    pot = make_potential(spec, jnp.float32)
-    atoms = si_cell(4)
-    calc = MatmlCalculator(pot, dtype=jnp.float32)
-    s = Structure.from_atoms(atoms, pot.cutoff, pot.species)
-    g = collate([s], *calc.padded_sizes(s.n_node, s.n_edge), 2).to_jax(jnp.float32)
+    pot, _, g = si_graph(spec, 4)
     desc, n = pot.model.descriptor, g.positions.shape[0]
 
     def grad(v):
@@ -121,10 +126,7 @@ def time_moments(pairs: int, calls: int) -> dict:
 
         return jax.grad(loss)(v)
 
-    fns = {
-        "matml": jax.jit(grad, compiler_options=compiler_options() or None),
-        "default": jax.jit(grad),
-    }
+    fns = both_ways(grad)
     vec = edge_vectors(g)
     for f in fns.values():
         jax_block(f(vec))
