@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -318,3 +319,15 @@ def test_stage_two_switches_loss_weights_without_compiling(copper):
 def test_stage_two_fraction_is_checked():
     with pytest.raises(ValueError, match="stage_two_fraction"):
         from_dict({"train": {"stage_two_fraction": 1.0}})
+
+
+def test_stage_two_weight_raised_over_threefold_warns():
+    train = {"energy_weight": 10.0, "forces_weight": 1.0, "stage_two_fraction": 0.2}
+    with pytest.warns(UserWarning, match=r"stage_two_energy_weight 1000 is over 3x"):
+        from_dict({"train": {**train, "stage_two_energy_weight": 1000.0}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same ratio by lowering forces: no warning
+        from_dict({"train": {**train, "stage_two_forces_weight": 0.01}})
+        # nor without a stage two
+        from_dict({"train": {**train, "stage_two_fraction": 0.0,
+                             "stage_two_energy_weight": 1000.0}})  # fmt: skip
