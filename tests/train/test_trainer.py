@@ -328,6 +328,7 @@ def test_stage_two_weight_raised_over_threefold_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same ratio by lowering forces: no warning
         from_dict({"train": {**train, "stage_two_forces_weight": 0.01}})
-        # nor without a stage two
+        # nor without a stage two, nor for a term that stage one leaves out
         from_dict({"train": {**train, "stage_two_fraction": 0.0,
                              "stage_two_energy_weight": 1000.0}})  # fmt: skip
+        from_dict({"train": {**train, "stage_two_stress_weight": 1.0}})

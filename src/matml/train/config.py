@@ -223,15 +223,16 @@ def _warn_rising_weights(t: TrainConfig, file) -> None:
     moments remember the smaller gradients for about a thousand steps, so each step
     along that term is as many times larger as the weight rose, a jolt that undoes
     much of stage one (mace on mlearn Li, energy weight 10 then 1000: at the switch the
-    training energy error went from 1.7 to 20.5 meV/atom and the force error from
-    0.017 to 0.030 eV/Å; 10 then 100: 1.8 to 11.3 and 0.016 to 0.029). The same
+    training energy error went from 1.8 to 20.5 meV/atom and the force error from
+    0.016 to 0.030 eV/Å; 10 then 100: 1.8 to 11.3 and 0.016 to 0.029). The same
     ratio of weights, reached by lowering the others, has no such jolt."""
     import warnings
 
     for name in ("energy", "forces", "stress"):
         one = float(getattr(t, f"{name}_weight"))
         two = getattr(t, f"stage_two_{name}_weight")
-        if two is not None and float(two) > 3 * one:
+        # (a term off in stage one has no ratio to keep: nothing to advise)
+        if two is not None and one > 0 and float(two) > 3 * one:
             where = f"{file}: " if file else ""
             warnings.warn(
                 f"{where}train.stage_two_{name}_weight {two:g} is over 3x "
@@ -239,7 +240,7 @@ def _warn_rising_weights(t: TrainConfig, file) -> None:
                 "Adam's steps along it; for the same ratio lower the other "
                 "stage-two weights instead",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
 
