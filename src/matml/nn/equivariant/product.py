@@ -113,22 +113,21 @@ class SymmetricContraction(nnx.Module):
         # channel axis (XLA's CPU backend runs that without transposing the large
         # [C, N, D^(nu-1) M] intermediates; about 1.5-2x faster than channels last)
         ac = jnp.transpose(a, (2, 0, 1))  # [C, N, D]
-        onehot = None
-        if s > 1:
-            onehot = jax.nn.one_hot(species, s, dtype=dtype)  # [N, S]
-            # the species' weights are selected in the first contraction: A's D axis
-            # spread over S blocks, zero but for each node's species
-            first = (ac[:, :, None, :] * onehot[None, :, :, None]).reshape(c, n, s * d)
-        else:
-            first = ac
+        onehot = jax.nn.one_hot(species, s, dtype=dtype) if s > 1 else None  # [N, S]
+
+        def per_species(x):
+            # the species' weights are selected in the first contraction: the last
+            # axis [C, N, K] spread over S blocks, zero but for each node's species
+            if onehot is None:
+                return x
+            k = x.shape[-1]
+            return (x[:, :, None, :] * onehot[None, :, :, None]).reshape(c, n, s * k)
+
+        first = per_species(ac)  # [C, N, S D]
         paired = None  # [C, N, S (D^2 + D)]: the pairs A_a A_b, then A
         if self.correlation >= 2 and s <= 2:
             pairs = (ac[:, :, :, None] * ac[:, :, None, :]).reshape(c, n, d * d)
-            if onehot is not None:
-                pairs = (pairs[:, :, None, :] * onehot[None, :, :, None]).reshape(
-                    c, n, s * d * d
-                )
-            paired = jnp.concatenate([pairs, first], axis=2)
+            paired = jnp.concatenate([per_species(pairs), first], axis=2)
         out = []
         for (_, ir), ws in zip(self.irreps_out, self.weights, strict=True):
 
