@@ -86,8 +86,8 @@ _EQUIVARIANT = {
 # (mace takes about 13 s an epoch on mlearn Si, 12 on Li and 10 on Mo; nequip about
 # 4x less), so that the learning rate has decayed when time is up. mace's 55 epochs
 # (with correlation 3), against 45, gave validation errors (last epoch, meV/atom /
-# eV/Å) Si 2.28 / 0.0619 against 2.68 / 0.0637, Li 1.14 / 0.0097 against 1.15 / 0.0124, Mo 5.40 / 0.0976
-# against 4.69 / 0.0950. The last fifth (of the epochs or of the time) is MACE's
+# eV/Å) Si 2.28 / 0.0619 against 2.68 / 0.0637, Li 1.14 / 0.0097 against 1.15 /
+# 0.0124, Mo 5.40 / 0.0976 against 4.69 / 0.0950. The last fifth (of the epochs or of the time) is MACE's
 # second stage: energy weighted 10x more against forces, by lowering the force weight,
 # not raising the energy's (a raised weight jolts Adam; see
 # matml.train.config._warn_rising_weights). With 45 epochs and energy at 1000 in place
