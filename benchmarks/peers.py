@@ -413,10 +413,14 @@ def _same_model(timed: dict, trained: dict) -> bool:
     return all(a.get(k) == b.get(k) for k in set(a) | set(b))
 
 
-def equivariant(speed: dict, accuracy_dir: Path, commands: dict) -> dict:
+def equivariant(
+    speed: dict, accuracy_dir: Path, commands: dict, date: str | None = None
+) -> dict:
     """speed.py's record (matml rows + the mace, mlip, nequix anchors) -> the speed
     table, the ratios against the targets, FLOPs, and the mlearn Si accuracy of each
     timed configuration where ``matml bench mlearn`` has measured it."""
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    # where several records hold a timed configuration, the last file name wins
     accuracy = {}
     for path in sorted(accuracy_dir.glob("*.json")):
         res = json.loads(path.read_text())
@@ -462,7 +466,8 @@ def equivariant(speed: dict, accuracy_dir: Path, commands: dict) -> dict:
         })  # fmt: skip
     return {
         "benchmark": "peers: matml's equivariant models beside mace-torch, mlip, nequix",
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "date": date or now,
+        "accuracy_date": now,
         "protocol": speed.get("calculator_protocol"),
         "cells": speed.get("cells"),
         "rows": rows,
@@ -482,8 +487,14 @@ def equivariant(speed: dict, accuracy_dir: Path, commands: dict) -> dict:
 def cmd_equivariant(a) -> None:
     speed = json.loads(Path(a.speed).read_text())
     commands = dict(item.partition("=")[::2] for item in a.command)
-    result = equivariant(speed, Path(a.accuracy), commands)
-    update_section(Path(a.out), "equivariant", result)
+    result = equivariant(speed, Path(a.accuracy), commands, a.date)
+    out = Path(a.out)
+    if a.date and out.exists():  # an earlier sitting: its matml version, not today's
+        before = json.loads(out.read_text()).get("equivariant", {}).get("versions", {})
+        if "matml_venv" in before:
+            result["versions"]["accuracy_matml_venv"] = result["versions"]["matml_venv"]
+            result["versions"]["matml_venv"] = before["matml_venv"]
+    update_section(out, "equivariant", result)
     print("| model | peer | atoms | matml µs | peer µs | matml / peer | target |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in result["ratios"]:
@@ -516,6 +527,8 @@ def main(argv=None) -> None:
     e.add_argument("--accuracy", default=str(HERE / "results" / "mlearn"),
                    help="folder of `matml bench mlearn` results (<model>.json)")  # fmt: skip
     e.add_argument("--command", action="append", default=[], metavar="NAME=CMD")
+    e.add_argument("--date", help="the timing sitting's date, where --speed is an "
+                   "earlier sitting's record (default: now)")  # fmt: skip
     e.add_argument("--out", default=str(HERE / "results" / "peers.json"))
     a = p.parse_args(argv)
     {"time": cmd_time, "merge": cmd_merge, "equivariant": cmd_equivariant}[a.cmd](a)
