@@ -1,0 +1,121 @@
+"""Surface energies of mlearn's slabs, from the DFT data and from trained models.
+
+mlearn's ``Surface`` group holds one relaxed slab per facet. Its surface energy is
+``gamma = (E_slab - N e_bulk) / (2 A)`` (two faces of area ``A``), with ``e_bulk`` the
+energy per atom of the lowest-energy ``Elastic`` structure of the training set (the
+unstrained bulk); a model's gamma uses the model's own energies for both. A model that
+fits every group but the surfaces shows here whether it misses the facet dependence
+(gamma too uniform) or a constant (every facet off alike).
+
+    python benchmarks/surface_energies.py --element Mo \\
+        --model mace=runs/bench-mlearn/Mo/model.matml --out /tmp/mo_gamma.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+EV_PER_A2_IN_J_PER_M2 = 16.02176634
+
+
+def _facet(atoms) -> str:
+    d = str(atoms.info.get("description", "?"))
+    return d[d.index("_(") + 1 :] if "_(" in d else d
+
+
+def gamma(energy: float, atoms, e_bulk: float) -> float:
+    """Surface energy in J/m^2 of a slab with two faces normal to its cell's c axis."""
+    c = atoms.cell.array
+    area = float(np.linalg.norm(np.cross(c[0], c[1])))
+    return (energy - len(atoms) * e_bulk) / (2 * area) * EV_PER_A2_IN_J_PER_M2
+
+
+def surface_energies(data_dir: Path, element: str, models=()) -> dict:
+    from matml.io import read_mlearn
+
+    sets = {
+        s: read_mlearn(data_dir / element / f"{s}.json") for s in ("training", "test")
+    }
+    elastic = [a for a in sets["training"] if a.info.get("group") == "Elastic"]
+    if not elastic:
+        raise SystemExit(
+            f"{element}: no Elastic structure in training.json for the bulk"
+        )
+    bulk = elastic[int(np.argmin([a.info["energy"] / len(a) for a in elastic]))]
+    slabs = [(s, a) for s, ats in sets.items() for a in ats
+             if a.info.get("group") == "Surface"]  # fmt: skip
+    if not slabs:
+        raise SystemExit(f"{element}: no Surface structure")
+    e_bulk = bulk.info["energy"] / len(bulk)
+    rows = [{"set": s, "facet": _facet(a), "atoms": len(a),
+             "dft_j_per_m2": round(gamma(a.info["energy"], a, e_bulk), 4)}
+            for s, a in slabs]  # fmt: skip
+    out = {"element": element, "bulk_ev_per_atom": e_bulk, "rows": rows, "models": {}}
+    if models:
+        from matml.prediction import predict
+
+        for item in models:
+            label, _, path = item.rpartition("=")
+            label = label or path
+            e = np.asarray(predict(path, [bulk] + [a for _, a in slabs])["energy"])
+            eb = float(e[0]) / len(bulk)
+            out["models"][label] = {
+                "path": path,
+                "bulk_error_mev_per_atom": (eb - e_bulk) * 1000.0,
+            }
+            for row, (_, a), ei in zip(rows, slabs, e[1:], strict=True):
+                row[label] = round(gamma(float(ei), a, eb), 4)
+            for split in ("training", "test"):
+                err = np.array([r[label] - r["dft_j_per_m2"] for r in rows
+                                if r["set"] == split])  # fmt: skip
+                out["models"][label][f"{split}_rms_error_j_per_m2"] = float(
+                    np.sqrt(np.mean(err**2))
+                )
+                out["models"][label][f"{split}_mean_error_j_per_m2"] = float(err.mean())
+    return out
+
+
+def table(res: dict) -> str:
+    models = list(res["models"])
+    cols = ["set", "facet", "atoms", "DFT"] + [
+        f"model {i + 1}" for i in range(len(models))
+    ]
+    lines = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+    for r in res["rows"]:
+        cells = [r["set"], r["facet"], str(r["atoms"]), f"{r['dft_j_per_m2']:.2f}"]
+        cells += [f"{r[m]:.2f}" for m in models]
+        lines.append("| " + " | ".join(cells) + " |")
+    for i, m in enumerate(models):
+        r = res["models"][m]
+        lines.append(
+            f"model {i + 1}: {m}; RMS error training {r['training_rms_error_j_per_m2']:.3f}"
+            f", test {r['test_rms_error_j_per_m2']:.3f} J/m^2"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--element", required=True)
+    p.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"
+                                             / "mlearn"))  # fmt: skip
+    p.add_argument("--model", action="append", default=[], metavar="[LABEL=]PATH",
+                   help="a saved model (repeat for several)")  # fmt: skip
+    p.add_argument("--out", help="JSON record")
+    a = p.parse_args(argv)
+    res = surface_energies(Path(a.data_dir), a.element, a.model)
+    print(f"{a.element}: surface energies, J/m^2 (bulk {res['bulk_ev_per_atom']:.4f} "
+          "eV/atom)")  # fmt: skip
+    print(table(res))
+    if a.out:
+        Path(a.out).write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
