@@ -420,10 +420,12 @@ def equivariant(
     table, the ratios against the targets, FLOPs, and the mlearn Si accuracy of each
     timed configuration where ``matml bench mlearn`` has measured it."""
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    # where several records hold a timed configuration, the last file name wins
+    # where several records hold a timed configuration, the latest by its "date"
+    # wins (a record without one counts as the oldest; then the last file name)
+    records = [(json.loads(p.read_text()), p) for p in accuracy_dir.glob("*.json")]
+    records.sort(key=lambda rp: (str(rp[0].get("date", "")), rp[1].name))
     accuracy = {}
-    for path in sorted(accuracy_dir.glob("*.json")):
-        res = json.loads(path.read_text())
+    for res, path in records:
         si = res.get("elements", {}).get("Si")
         if not si or "config" not in res:
             continue
@@ -489,11 +491,19 @@ def cmd_equivariant(a) -> None:
     commands = dict(item.partition("=")[::2] for item in a.command)
     result = equivariant(speed, Path(a.accuracy), commands, a.date)
     out = Path(a.out)
-    if a.date and out.exists():  # an earlier sitting: its matml version, not today's
-        before = json.loads(out.read_text()).get("equivariant", {}).get("versions", {})
-        if "matml_venv" in before:
-            result["versions"]["accuracy_matml_venv"] = result["versions"]["matml_venv"]
-            result["versions"]["matml_venv"] = before["matml_venv"]
+    if a.date:  # an earlier sitting's timings: keep its matml version and commands
+        before = (
+            json.loads(out.read_text()).get("equivariant", {}) if out.exists() else {}
+        )
+        if before.get("date") != a.date:
+            raise SystemExit(
+                f"--date {a.date}: {out}'s equivariant section is of "
+                f"{before.get('date')}; refresh only the sitting it holds"
+            )
+        versions = result["versions"]
+        versions["accuracy_matml_venv"] = versions["matml_venv"]
+        versions["matml_venv"] = before.get("versions", {}).get("matml_venv")
+        result["commands"] = {**before.get("commands", {}), **commands}
     update_section(out, "equivariant", result)
     print("| model | peer | atoms | matml µs | peer µs | matml / peer | target |")
     print("| --- | --- | --- | --- | --- | --- | --- |")

@@ -2,8 +2,9 @@
 
 mlearn's ``Surface`` group holds one relaxed slab per facet. Its surface energy is
 ``gamma = (E_slab - N e_bulk) / (2 A)`` (two faces of area ``A``), with ``e_bulk`` the
-energy per atom of the lowest-energy ``Elastic`` structure of the training set (the
-unstrained bulk); a model's gamma uses the model's own energies for both. A model that
+energy per atom of the training set's "Ground state crystal" (mlearn's relaxed bulk;
+else its lowest-energy ``Elastic`` structure); a model's gamma uses the model's own
+energies for both. A model that
 fits every group but the surfaces shows here whether it misses the facet dependence
 (gamma too uniform) or a constant (every facet off alike).
 
@@ -37,17 +38,23 @@ def gamma(energy: float, atoms, e_bulk: float) -> float:
 
 
 def surface_energies(data_dir: Path, element: str, models=()) -> dict:
+    from matml.errors import InputError
     from matml.io import read_mlearn
 
-    sets = {
-        s: read_mlearn(data_dir / element / f"{s}.json") for s in ("training", "test")
-    }
+    try:
+        sets = {s: read_mlearn(data_dir / element / f"{s}.json")
+                for s in ("training", "test")}  # fmt: skip
+    except InputError as e:
+        raise SystemExit(f"{element}: {e}") from None
     elastic = [a for a in sets["training"] if a.info.get("group") == "Elastic"]
     if not elastic:
         raise SystemExit(
             f"{element}: no Elastic structure in training.json for the bulk"
         )
-    bulk = elastic[int(np.argmin([a.info["energy"] / len(a) for a in elastic]))]
+    ground = [a for a in elastic if a.info.get("description") == "Ground state crystal"]
+    bulk = ground[0] if ground else elastic[
+        int(np.argmin([a.info["energy"] / len(a) for a in elastic]))
+    ]  # fmt: skip
     slabs = [(s, a) for s, ats in sets.items() for a in ats
              if a.info.get("group") == "Surface"]  # fmt: skip
     if not slabs:
@@ -60,9 +67,14 @@ def surface_energies(data_dir: Path, element: str, models=()) -> dict:
     if models:
         from matml.prediction import predict
 
+        labels = []
         for item in models:
-            label, _, path = item.rpartition("=")
-            label = label or path
+            label, sep, path = item.partition("=")
+            if not sep:
+                label, path = item, item
+            if label in labels or label in ("set", "facet", "atoms", "dft_j_per_m2"):
+                raise SystemExit(f"--model {item!r}: the label {label!r} is taken")
+            labels.append(label)
             e = np.asarray(predict(path, [bulk] + [a for _, a in slabs])["energy"])
             eb = float(e[0]) / len(bulk)
             out["models"][label] = {
@@ -74,6 +86,8 @@ def surface_energies(data_dir: Path, element: str, models=()) -> dict:
             for split in ("training", "test"):
                 err = np.array([r[label] - r["dft_j_per_m2"] for r in rows
                                 if r["set"] == split])  # fmt: skip
+                if err.size == 0:
+                    continue
                 out["models"][label][f"{split}_rms_error_j_per_m2"] = float(
                     np.sqrt(np.mean(err**2))
                 )
@@ -93,10 +107,9 @@ def table(res: dict) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     for i, m in enumerate(models):
         r = res["models"][m]
-        lines.append(
-            f"model {i + 1}: {m}; RMS error training {r['training_rms_error_j_per_m2']:.3f}"
-            f", test {r['test_rms_error_j_per_m2']:.3f} J/m^2"
-        )
+        rms = [f"{k} {r[f'{k}_rms_error_j_per_m2']:.3f}" for k in ("training", "test")
+               if f"{k}_rms_error_j_per_m2" in r]  # fmt: skip
+        lines.append(f"model {i + 1}: {m}; RMS error {', '.join(rms)} J/m^2")
     return "\n".join(lines)
 
 
