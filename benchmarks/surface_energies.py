@@ -4,9 +4,9 @@ mlearn's ``Surface`` group holds one relaxed slab per facet. Its surface energy 
 ``gamma = (E_slab - N e_bulk) / (2 A)`` (two faces of area ``A``), with ``e_bulk`` the
 energy per atom of the training set's "Ground state crystal" (mlearn's relaxed bulk;
 else its lowest-energy ``Elastic`` structure); a model's gamma uses the model's own
-energies for both. A model that
-fits every group but the surfaces shows here whether it misses the facet dependence
-(gamma too uniform) or a constant (every facet off alike).
+energies for both. A model that fits every group but the surfaces shows here whether
+it misses the facet dependence (gamma too uniform) or a constant (every facet off
+alike). The data folder defaults to ``$MATML_SHARED/data/mlearn`` (``../shared``).
 
     python benchmarks/surface_energies.py --element Mo \\
         --model mace=runs/bench-mlearn/Mo/model.matml --out /tmp/mo_gamma.json
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+SHARED = Path(os.environ.get("MATML_SHARED", HERE.parent / ".." / "shared")).resolve()
 EV_PER_A2_IN_J_PER_M2 = 16.02176634
 
 
@@ -116,8 +118,7 @@ def table(res: dict) -> str:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--element", required=True)
-    p.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"
-                                             / "mlearn"))  # fmt: skip
+    p.add_argument("--data-dir", default=str(SHARED / "data" / "mlearn"))
     p.add_argument("--model", action="append", default=[], metavar="[LABEL=]PATH",
                    help="a saved model (repeat for several)")  # fmt: skip
     p.add_argument("--out", help="JSON record")

@@ -87,9 +87,9 @@ _EQUIVARIANT = {
 # 4x less), so that the learning rate has decayed when time is up. mace's 55 epochs
 # (with correlation 3), against 45, gave validation errors (last epoch, meV/atom /
 # eV/Å) Si 2.28 / 0.0619 against 2.68 / 0.0637, Li 1.14 / 0.0097 against 1.15 /
-# 0.0124, Mo 5.40 / 0.0976 against 4.69 / 0.0950. The last fifth (of the epochs or of the time) is MACE's
-# second stage: energy weighted 10x more against forces, by lowering the force weight,
-# not raising the energy's (a raised weight jolts Adam; see
+# 0.0124, Mo 5.40 / 0.0976 against 4.69 / 0.0950. The last fifth (of the epochs or of
+# the time) is MACE's second stage: energy weighted 10x more against forces, by
+# lowering the force weight, not raising the energy's (a raised weight jolts Adam; see
 # matml.train.config._warn_rising_weights). With 45 epochs and energy at 1000 in place
 # of forces at 0.1, mace's validation errors at the end were Li 1.26 / 0.0214, Mo 3.27
 # / 0.107, Si 2.76 / 0.0674 against 1.15 / 0.0124, 4.69 / 0.0950, 2.68 / 0.0637. The
