@@ -209,6 +209,44 @@ def test_evaluate_empty_file_and_unknown_element(monkeypatch, capsys, tmp_path, 
     assert one_line(err, "mlearn:Xx").startswith("field element: mlearn has no element")
 
 
+def test_evaluate_by_key(monkeypatch, capsys, tmp_path, model):
+    """--by KEY: per-value energy errors equal to the model's own predictions, in
+    metrics.json; a key no structure has is a one-line error."""
+    from matml.prediction import predict
+
+    frames = copper(5, seed=3)
+    kinds = ["bulk", "strained", "bulk", "strained", "strained"]
+    for a, k in zip(frames, kinds, strict=True):
+        a.info["config_type"] = k
+    data = tmp_path / "t.extxyz"
+    write_extxyz(data, frames)
+    code, _ = run(monkeypatch, capsys, "evaluate", model, data, "--by", "config_type",
+                  "--out", tmp_path / "ev")  # fmt: skip
+    assert code == 0
+    got = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    rows = got["energy_by_config_type"]
+    assert list(rows) == ["bulk", "strained"]
+    pred = np.asarray(predict(model, frames)["energy"])
+    err = np.array(
+        [
+            (p - a.info["energy"]) / len(a) * 1e3
+            for p, a in zip(pred, frames, strict=True)
+        ]
+    )
+    for k in ("bulk", "strained"):
+        e = err[np.array(kinds) == k]
+        assert rows[k]["n"] == len(e)
+        assert rows[k]["energy_rmse_mev_per_atom"] == pytest.approx(
+            np.sqrt(np.mean(e**2)), rel=1e-6
+        )
+        assert rows[k]["energy_mean_error_mev_per_atom"] == pytest.approx(
+            np.mean(e), rel=1e-6
+        )
+    code, err = run(monkeypatch, capsys, "evaluate", model, data, "--by", "group")
+    assert code == 2
+    assert one_line(err, data) == "field --by: no structure has the info key 'group'"
+
+
 def test_train_error_names_the_config(monkeypatch, capsys, tmp_path):
     cfg = write_config(tmp_path, "mlearn:Xx")
     code, err = run(monkeypatch, capsys, "train", cfg, "--out", tmp_path / "o")

@@ -14,8 +14,6 @@ import copy
 import time
 from pathlib import Path
 
-import numpy as np
-
 from matml.errors import ConfigError, InputError
 
 __all__ = ["PUBLISHED", "DEFAULT_CONFIGS", "run_mlearn", "default_config"]
@@ -262,27 +260,13 @@ def _for_element(raw: dict, el: str, train_atoms: list, echo=print) -> dict:
 
 
 def _errors_by_group(model_path: Path, atoms: list) -> dict:
-    """Test energy errors per structure group (mlearn's ``group``: AIMD-NVT, Elastic,
-    Surface, Vacancy), meV/atom: where a model's error comes from. Empty when the
-    structures carry no group."""
-    groups = [a.info.get("group") for a in atoms]
-    if not model_path.exists() or all(g is None for g in groups):
+    """Test energy errors per structure group (mlearn's ``group``), meV/atom: where a
+    model's error comes from. Empty when the structures carry no group."""
+    if not model_path.exists():
         return {}
-    from matml.prediction import predict
+    from matml.train.evaluate import energy_errors_by
 
-    pred = np.asarray(predict(model_path, atoms)["energy"], float)
-    ref = np.array([a.info["energy"] for a in atoms], float)
-    err = (pred - ref) / np.array([len(a) for a in atoms]) * 1000.0
-    names = np.array([str(g) for g in groups])
-    out = {}
-    for g in sorted(set(names)):
-        e = err[names == g]
-        out[g] = {
-            "n": int(e.size),
-            "energy_rmse_mev_per_atom": float(np.sqrt(np.mean(e**2))),
-            "energy_mean_error_mev_per_atom": float(np.mean(e)),
-        }
-    return out
+    return energy_errors_by(model_path, atoms, "group")
 
 
 def _line(el: str, row: dict) -> str:

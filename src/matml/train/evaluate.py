@@ -14,7 +14,7 @@ from matml.potential import Potential, precision, predict_fn
 from matml.properties import BUILTIN
 from matml.train.loss import error_sums, metrics_from_sums, predicted
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "energy_errors_by", "evaluate"]
 
 
 @dataclass
@@ -86,3 +86,35 @@ def _evaluate(potential, dataset, batch_size, dtype, buckets=None) -> Evaluation
         out["stress"][:, *VOIGT_INDEX].reshape(-1, 6),
         {p.name: (ref[p.name], out[p.name]) for p in props},
     )
+
+
+def energy_errors_by(model, atoms, key: str = "group", *, batch_size: int = 8) -> dict:
+    """Energy errors of ``model`` (a :class:`~matml.potential.Potential` or a saved
+    model's path), meV/atom, per value of each structure's ``info[key]`` (mlearn's
+    ``group``: AIMD-NVT, Elastic, Surface, Vacancy; an extxyz ``config_type``): where
+    a model's error comes from.
+
+    Returns ``{value: {"n", "energy_rmse_mev_per_atom",
+    "energy_mean_error_mev_per_atom"}}`` (values sorted; the mean error is predicted
+    minus reference) over the structures with a reference energy; those without the
+    key are counted under ``"(none)"``. Empty when no structure has the key.
+    """
+    from matml import keys
+    from matml.prediction import predict
+
+    atoms = [a for a in atoms if keys.ENERGY in a.info]
+    if not any(key in a.info for a in atoms):
+        return {}
+    pred = np.asarray(predict(model, atoms, batch_size=batch_size)["energy"], float)
+    ref = np.array([a.info[keys.ENERGY] for a in atoms], float)
+    err = (pred - ref) / np.array([len(a) for a in atoms]) * 1000.0
+    names = np.array([str(a.info.get(key, "(none)")) for a in atoms])
+    out = {}
+    for g in sorted(set(names)):
+        e = err[names == g]
+        out[g] = {
+            "n": int(e.size),
+            "energy_rmse_mev_per_atom": float(np.sqrt(np.mean(e**2))),
+            "energy_mean_error_mev_per_atom": float(np.mean(e)),
+        }
+    return out
