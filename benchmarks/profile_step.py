@@ -9,9 +9,11 @@ folder defaults to ``$MATML_SHARED/data/mlearn``, ``../shared``).
 The step is the trainer's own (loss of energies, forces and stress, its gradient,
 AdamW and EMA), on the trainer's own padded batches. Operations run on two threads at
 once where XLA finds them independent, so the profile's total may exceed the wall time
-of a step; both are printed. A line of ``jax`` or e3nn-jax code is named by the matml
-line that called it. The attribution is XLA's: a fusion holds operations of several
-lines and is counted in full to the line of its root operation.
+of a step, and an operation's time includes its waits for memory shared with the one
+beside it; both totals are printed. An operation of ``jax``, flax or e3nn-jax code is
+named by the innermost matml line that called it. The attribution is XLA's: a fusion
+holds operations of several lines and is counted in full to the line of its root
+operation.
 """
 
 from __future__ import annotations
@@ -186,6 +188,9 @@ def main(argv=None) -> None:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--out", type=Path)
     a = p.parse_args(argv)
+    # the frames XLA keeps per operation (JAX's default, 10, can stop short of matml's
+    # code under nested library calls); read when jax is first imported
+    os.environ.setdefault("JAX_TRACEBACK_IN_LOCATIONS_LIMIT", "40")
     with tempfile.TemporaryDirectory(prefix="matml-profile-") as tmp:
         trainer, graphs = build_trainer(a.model, a.element, a.data_dir, Path(tmp))
         res = profile(trainer, graphs, a.steps)
