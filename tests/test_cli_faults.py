@@ -245,6 +245,15 @@ def test_evaluate_by_key(monkeypatch, capsys, tmp_path, model):
     code, err = run(monkeypatch, capsys, "evaluate", model, data, "--by", "group")
     assert code == 2
     assert one_line(err, data) == "field --by: no structure has the info key 'group'"
+    for a in frames:
+        del a.info["energy"]
+    bare = tmp_path / "no_energy.extxyz"
+    write_extxyz(bare, frames)
+    code, err = run(monkeypatch, capsys, "evaluate", model, bare, "--by", "config_type")
+    assert code == 2
+    assert one_line(err, bare) == (
+        "field --by: no structure has a reference energy to compare"
+    )
 
 
 def test_train_error_names_the_config(monkeypatch, capsys, tmp_path):

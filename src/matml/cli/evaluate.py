@@ -44,6 +44,7 @@ def evaluate(
     """Energy (meV/atom), force (eV/Å) and stress (GPa) errors of MODEL on DATA, and
     those of the model's declared properties (in the file's units); with --by KEY,
     the energy errors per kind of structure."""
+    from matml import keys
     from matml._files import write_json
     from matml.cli.train import _print_results
     from matml.data import Dataset
@@ -73,6 +74,10 @@ def evaluate(
         raise InputError(
             "--by compares energies; this model was trained on other properties only",
             file=model,
+        )
+    if by is not None and not any(keys.ENERGY in a.info for a in atoms):
+        raise InputError(
+            "no structure has a reference energy to compare", file=name, field="--by"
         )
     if by is not None and not any(by in a.info for a in atoms):
         raise InputError(
