@@ -1,7 +1,7 @@
 """Where a potential's training step spends its time: XLA's CPU profile of the compiled
 step, each operation's time added to the matml source line that made it (forward or
-backward pass), on one element of mlearn with ``matml bench mlearn``'s configuration (the data
-folder defaults to ``$MATML_SHARED/data/mlearn``, ``../shared``).
+backward pass), on one element of mlearn with ``matml bench mlearn``'s configuration
+(the data folder defaults to ``$MATML_SHARED/data/mlearn``, ``../shared``).
 
     python benchmarks/profile_step.py --model mace --element Mo \\
         --data-dir ../shared/data/mlearn [--steps 10] [--top 25] [--out FILE.json]
@@ -175,7 +175,7 @@ def profile(trainer, graphs, steps: int) -> dict:
         "lines": [
             {"pass": d, "where": w, "ms_per_step": v, "share": v / total}
             for (d, w), v in by_line.most_common()
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -191,8 +191,16 @@ def main(argv=None) -> None:
     # the frames XLA keeps per operation (JAX's default, 10, can stop short of matml's
     # code under nested library calls); read when jax is first imported
     os.environ.setdefault("JAX_TRACEBACK_IN_LOCATIONS_LIMIT", "40")
+    data = a.data_dir / a.element / "training.json"
+    if not data.is_file():
+        raise SystemExit(f"{data}: missing (give --data-dir, mlearn's layout)")
+    from matml.errors import MatmlError
+
     with tempfile.TemporaryDirectory(prefix="matml-profile-") as tmp:
-        trainer, graphs = build_trainer(a.model, a.element, a.data_dir, Path(tmp))
+        try:
+            trainer, graphs = build_trainer(a.model, a.element, a.data_dir, Path(tmp))
+        except MatmlError as e:
+            raise SystemExit(f"error: {e}") from None
         res = profile(trainer, graphs, a.steps)
     n_atoms = int(sum(np.asarray(g.node_mask).sum() for g in graphs)) / len(graphs)
     res.update(model=a.model, element=a.element, steps=a.steps,
