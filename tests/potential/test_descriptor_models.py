@@ -180,8 +180,10 @@ def test_linear_fit_corrects_the_e0s():
 
 
 def test_linear_rows_by_dense_pairs_equal_rows_by_edges(monkeypatch):
-    """The two ways of summing the chain rule (dense centre-atom pairs for small
-    graphs, per edge for large ones) give the same energy, force and stress rows."""
+    """The three ways of taking the chain rule (the invariants' full Jacobian summed
+    over dense centre-atom pairs for small graphs or per edge for large ones, or their
+    derivatives along each edge's moment tangents) give the same energy, force and
+    stress rows."""
     from flax import nnx
 
     from matml.train import linear
@@ -192,15 +194,17 @@ def test_linear_rows_by_dense_pairs_equal_rows_by_edges(monkeypatch):
     graph = next(iter(linear._batches(Dataset.from_atoms([a], 4.0, ["Ge", "Si"]))))
     graphdef, state = nnx.split(pot)
     out = []
-    for limit in (10**6, 0):
+    for limit, directional in ((10**6, False), (0, False), (0, True)):
         monkeypatch.setattr(linear, "DENSE_PAIRS_MAX_NODES", limit)
+        monkeypatch.setattr(linear, "DIRECTIONAL", directional)
         linear._rows_fn.cache_clear()
         with precision("float64"):
             out.append(jax.device_get(linear._rows_fn(graphdef)(state, graph)))
     linear._rows_fn.cache_clear()
-    for dense, edges in zip(*out, strict=True):
+    for dense, edges, along in zip(*out, strict=True):
         assert np.abs(dense).max() > 0
         np.testing.assert_allclose(dense, edges, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dense, along, rtol=1e-9, atol=1e-11)
 
 
 def test_linear_system_weighs_structures():

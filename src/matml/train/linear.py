@@ -54,13 +54,7 @@ def _invariant_jacobian(fn, c, degree: int = 4, value=None):
     n_rows, m = c.shape
     h = jnp.maximum(jnp.max(jnp.abs(c), axis=1, keepdims=True), 1e-30)  # [R, 1]
     eye = jnp.eye(m, dtype=c.dtype)
-    if degree <= 2:  # exact for quadratics
-        points, coefs = (1.0, -1.0), (0.5, -0.5)
-    elif degree == 3:  # points -1, 0, 1, 2: exact for cubics
-        points, coefs = (-1.0, 1.0, 2.0), (-2.0 / 6.0, 6.0 / 6.0, -1.0 / 6.0)
-    else:  # points -2, -1, 1, 2: exact for quartics
-        points = (-2.0, -1.0, 1.0, 2.0)
-        coefs = (1.0 / 12.0, -8.0 / 12.0, 8.0 / 12.0, -1.0 / 12.0)
+    points, coefs = _stencil(degree)
     # fn at c + t h e_m for every point t, row and moment, in one call (one copy of
     # the invariants in the compiled program, not one per point): [P, R, M, K]
     moved = jnp.stack([c[:, None, :] + (t * h)[:, :, None] * eye[None] for t in points])
@@ -71,6 +65,45 @@ def _invariant_jacobian(fn, c, degree: int = 4, value=None):
     if degree == 3:
         f0 = (fn(c) if value is None else value)[:, None, :]
         d = d - 0.5 * f0  # the centre point's weight, -3/6
+    return jnp.swapaxes(d / h[:, :, None], 1, 2)
+
+
+def _stencil(degree: int) -> tuple[tuple, tuple]:
+    """Points and weights of a derivative at 0 exact for polynomials of ``degree``
+    (for degree 3 the centre point's weight, -1/2, is added by the caller)."""
+    if degree <= 2:  # exact for quadratics
+        return (1.0, -1.0), (0.5, -0.5)
+    if degree == 3:  # points -1, 0, 1, 2: exact for cubics
+        return (-1.0, 1.0, 2.0), (-2.0 / 6.0, 6.0 / 6.0, -1.0 / 6.0)
+    # points -2, -1, 1, 2: exact for quartics
+    return (-2.0, -1.0, 1.0, 2.0), (1.0 / 12.0, -8.0 / 12.0, 8.0 / 12.0, -1.0 / 12.0)
+
+
+def _directional_jacobian(fn, c, rows, u, degree: int = 4, value=None):
+    """``sum_m d fn(c[rows[e]])_k / d c_m u[e, m, x]`` -> [E, K, 3]: the derivative of
+    row ``rows[e]`` of ``fn(c)`` along each of the three directions ``u[e, :, x]``.
+
+    The same exact stencil as :func:`_invariant_jacobian`, taken along the E * 3
+    directions that the chain rule needs (an edge's moment Jacobian) instead of along
+    every moment of every row: fewer evaluations when 3 E < R M (an edge moves only
+    its centre's moments). ``value`` is ``fn(c)``, if already known.
+    """
+    c_e = c[rows]  # [E, M]
+    scale_c = jnp.max(jnp.abs(c_e), axis=1)  # [E]
+    size_u = jnp.max(jnp.abs(u), axis=1)  # [E, 3]
+    # a step of about the row's own size along every direction (a zero direction,
+    # a padding edge's, gets a zero derivative)
+    h = jnp.maximum(scale_c[:, None], 1e-30) / jnp.where(size_u > 0, size_u, 1.0)
+    points, coefs = _stencil(degree)
+    moved = jnp.stack(
+        [c_e[:, None, :] + (t * h)[:, :, None] * jnp.swapaxes(u, 1, 2) for t in points]
+    )  # [P, E, 3, M]
+    n_e, m = c_e.shape
+    f = fn(moved.reshape(len(points) * n_e * 3, m)).reshape(len(points), n_e, 3, -1)
+    d = sum(k * f[p] for p, k in enumerate(coefs))
+    if degree == 3:
+        f0 = (fn(c) if value is None else value)[rows]
+        d = d - 0.5 * f0[:, None, :]
     return jnp.swapaxes(d / h[:, :, None], 1, 2)
 
 
@@ -113,7 +146,6 @@ def _rows_fn(graphdef):
         x_rows = inv(c)  # [N*C, Fc]
         x = x_rows.reshape(N, -1)  # [N, C*Fc]
         fi = x.shape[1]
-        d_inv = _invariant_jacobian(inv, c, desc.max_degree, x_rows)  # [N*C, Fc, M]
         mean = model.feature_mean[...]
         scale = model.feature_scale[...]
         if model.two_body:
@@ -123,10 +155,17 @@ def _rows_fn(graphdef):
         sp_n = jax.nn.one_hot(graph.species, S, dtype=v.dtype)
         per = (sp_n[:, :, None] * xs[:, None, :]).reshape(N, -1)
         e_rows = jax.ops.segment_sum(per, graph.node_graph, G)
-        if N <= DENSE_PAIRS_MAX_NODES:
-            d_r, virial = _dense_chain(graph, v, d_inv, jac_e, ch, scale[:fi], sp_n, C)
+        fewer = 3 * E < c.shape[0] * c.shape[1]
+        if DIRECTIONAL or (DIRECTIONAL is None and fewer):
+            # d x_i / d v_e along the edge's three moment tangents, per edge
+            jm = jac_e * mask[:, None, None]
+            seg = graph.receivers * C + ch
+            t_e = _directional_jacobian(inv, c, seg, jm, desc.max_degree, x_rows)
+            d_r, virial = _edge_rows(graph, v, t_e, ch, scale[:fi], S, C)
         else:
-            d_r, virial = _edge_chain(graph, v, d_inv, jac_e, ch, scale[:fi], S, C)
+            d_inv = _invariant_jacobian(inv, c, desc.max_degree, x_rows)  # [NC, Fc, M]
+            chain = _dense_chain if N <= DENSE_PAIRS_MAX_NODES else _edge_chain
+            d_r, virial = chain(graph, v, d_inv, jac_e, ch, scale[:fi], sp_n, C)
         if model.two_body:  # each species' columns: the invariants', then the block's
             d_r = _join_species(d_r, p_r, S, axis=1)
             virial = _join_species(virial, p_virial, S, axis=3)
@@ -140,6 +179,11 @@ def _rows_fn(graphdef):
 
     return jit(rows)
 
+
+#: None: take the invariants' derivatives along each edge's three moment tangents
+#: when that needs fewer evaluations than their Jacobian along every moment (3 E < N C
+#: M); True / False: always / never (a switch for tests and timing)
+DIRECTIONAL: bool | None = None
 
 #: graphs of at most this many (padded) atoms sum the chain rule over dense
 #: (centre, atom) pairs: a few batched matrix products instead of one [F, M] block of
@@ -172,15 +216,23 @@ def _dense_chain(graph, v, d_inv, jac_e, ch, scale, sp_n, C):
     return d_r, virial.reshape(N, 3, 3, S * C * fc)
 
 
-def _edge_chain(graph, v, d_inv, jac_e, ch, scale, S, C):
+def _edge_chain(graph, v, d_inv, jac_e, ch, scale, sp_n, C):
     """As :func:`_dense_chain`, one edge at a time (any number of atoms; more memory
     traffic: the [Fc, M] Jacobian block of its centre is gathered for every edge)."""
-    N, E = graph.num_nodes, graph.num_edges
+    N = graph.num_nodes
     fc = d_inv.shape[1]
-    mask = graph.edge_mask
     # d xs_i / d v_e for the edges of centre i, in the block of the edge's channel
     g_e = d_inv.reshape(N, C, fc, -1)[graph.receivers, ch]  # [E, Fc, M]
     t_e = jnp.einsum("efm,emc->efc", g_e, jac_e)  # [E, Fc, 3]
+    return _edge_rows(graph, v, t_e, ch, scale, sp_n.shape[1], C)
+
+
+def _edge_rows(graph, v, t_e, ch, scale, S, C):
+    """Force-row and virial contributions from each edge's ``t_e`` [E, Fc, 3], the
+    derivative of its centre's invariants (in the edge's channel) along the edge."""
+    N, E = graph.num_nodes, graph.num_edges
+    fc = t_e.shape[1]
+    mask = graph.edge_mask
     t_e = t_e * mask[:, None, None]
     if C > 1:
         t_e = jax.vmap(lambda t, k: jnp.zeros((C, fc, 3), t.dtype).at[k].set(t))(
