@@ -44,7 +44,6 @@ def evaluate(
     """Energy (meV/atom), force (eV/Å) and stress (GPa) errors of MODEL on DATA, and
     those of the model's declared properties (in the file's units); with --by KEY,
     the energy errors per kind of structure."""
-    from matml import keys
     from matml._files import write_json
     from matml.cli.train import _print_results
     from matml.data import Dataset
@@ -70,19 +69,8 @@ def evaluate(
         ) from None
     if not atoms:
         raise InputError("holds no structures", file=name)
-    if by is not None and not getattr(pot, "energy_trained", True):
-        raise InputError(
-            "--by compares energies; this model was trained on other properties only",
-            file=model,
-        )
-    if by is not None and not any(keys.ENERGY in a.info for a in atoms):
-        raise InputError(
-            "no structure has a reference energy to compare", file=name, field="--by"
-        )
-    if by is not None and not any(by in a.info for a in atoms):
-        raise InputError(
-            f"no structure has the info key {by!r}", file=name, field="--by"
-        )
+    if by is not None:
+        _check_by(by, pot, model, atoms, name)
     ds = Dataset.from_atoms(
         atoms, pot.cutoff, pot.species, name=name, properties=pot.properties
     )
@@ -100,6 +88,26 @@ def evaluate(
     _print_results(results, out or Path("."))
     if by is not None:
         _print_by(by, results[f"energy_by_{by}"])
+
+
+def _check_by(by: str, pot, model, atoms: list, name: str) -> None:
+    """Refuse ``--by`` where there is no energy error to split."""
+    from matml import keys
+    from matml.errors import InputError
+
+    if not getattr(pot, "energy_trained", True):
+        raise InputError(
+            "--by compares energies; this model was trained on other properties only",
+            file=model,
+        )
+    if not any(keys.ENERGY in a.info for a in atoms):
+        raise InputError(
+            "no structure has a reference energy to compare", file=name, field="--by"
+        )
+    if not any(by in a.info for a in atoms):
+        raise InputError(
+            f"no structure has the info key {by!r}", file=name, field="--by"
+        )
 
 
 def _print_by(key: str, rows: dict) -> None:
